@@ -1,0 +1,235 @@
+//! Where the engine stores things and how it behaves: parsed from a URL plus options.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+use crate::task::MAX_ATTEMPTS_LIMIT;
+
+/// Which database holds the tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file, opened in WAL mode.
+    SqliteFile(PathBuf),
+    /// A private in-memory SQLite database (tests, throwaway demos): one process only.
+    SqliteMemory,
+}
+
+/// Everything an engine needs to open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub backend: Backend,
+    /// Table prefix, e.g. Evolution CMS's `evo_`.
+    pub prefix: String,
+    /// Directory for `{id}.json` progress snapshots and `{id}.log` logs.
+    pub storage_dir: PathBuf,
+    /// How long a claim stays valid without a heartbeat.
+    pub lease_ms: i64,
+    /// Attempts a task gets when its creator does not say.
+    pub max_attempts: i64,
+    pub retry: RetryPolicy,
+    /// Minimum time between two writes of one task's progress snapshot.
+    pub progress_interval_ms: i64,
+    /// How long a SQLite writer waits for the lock before giving up.
+    pub busy_timeout_ms: i64,
+    /// Worker name recorded on claims; the process id is appended.
+    pub worker_name: Option<String>,
+    /// Log "attempt started" and "completed" lines for every task (failures are always logged).
+    pub lifecycle_log: bool,
+}
+
+pub const MAX_PREFIX_LEN: usize = 32;
+
+impl Config {
+    /// Parses an engine URL: `sqlite:/abs/path.db`, `sqlite:relative.db`, `sqlite:///abs/path.db`
+    /// or `sqlite::memory:`. Every other setting takes its default.
+    pub fn from_url(url: &str) -> Result<Config> {
+        let backend = parse_url(url)?;
+        let storage_dir = default_storage_dir(&backend);
+        Ok(Config {
+            backend,
+            prefix: String::new(),
+            storage_dir,
+            lease_ms: 60_000,
+            max_attempts: 3,
+            retry: RetryPolicy::default(),
+            progress_interval_ms: 250,
+            busy_timeout_ms: 10_000,
+            worker_name: None,
+            lifecycle_log: true,
+        })
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.prefix.len() > MAX_PREFIX_LEN
+            || !self
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Error::Config(format!(
+                "prefix \"{}\" is invalid: use at most {MAX_PREFIX_LEN} letters, digits and underscores",
+                self.prefix.escape_debug()
+            )));
+        }
+        if !(1_000..=86_400_000).contains(&self.lease_ms) {
+            return Err(Error::Config(format!(
+                "leaseSeconds must be between 1 and 86400, got {}",
+                self.lease_ms as f64 / 1000.0
+            )));
+        }
+        if !(1..=MAX_ATTEMPTS_LIMIT).contains(&self.max_attempts) {
+            return Err(Error::Config(format!(
+                "maxAttempts must be between 1 and {MAX_ATTEMPTS_LIMIT}, got {}",
+                self.max_attempts
+            )));
+        }
+        if !(0..=60_000).contains(&self.progress_interval_ms) {
+            return Err(Error::Config(
+                "progressInterval must be between 0 and 60000 ms".into(),
+            ));
+        }
+        if !(0..=600_000).contains(&self.busy_timeout_ms) {
+            return Err(Error::Config(
+                "busyTimeout must be between 0 and 600000 ms".into(),
+            ));
+        }
+        if let Some(name) = &self.worker_name {
+            if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+                return Err(Error::Config(
+                    "worker name must be 1 to 100 printable characters".into(),
+                ));
+            }
+        }
+        if self.storage_dir.as_os_str().is_empty() {
+            return Err(Error::Config("storage directory must not be empty".into()));
+        }
+        self.retry.validate()
+    }
+
+    /// Table names with the prefix applied.
+    pub fn tasks_table(&self) -> String {
+        format!("{}s_tasks", self.prefix)
+    }
+
+    pub fn workers_table(&self) -> String {
+        format!("{}s_workers", self.prefix)
+    }
+
+    pub fn schema_table(&self) -> String {
+        format!("{}s_task_schema", self.prefix)
+    }
+}
+
+fn parse_url(url: &str) -> Result<Backend> {
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return Err(Error::Config(format!(
+            "engine URL \"{}\" has no scheme: use e.g. \"sqlite:/path/to/stask.sqlite\"",
+            url.escape_debug()
+        )));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "sqlite" | "sqlite3" => {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = path.split('?').next().unwrap_or_default();
+            if path == ":memory:" {
+                return Ok(Backend::SqliteMemory);
+            }
+            if path.is_empty() {
+                return Err(Error::Config("sqlite URL has no file path: use \"sqlite:/path/to/stask.sqlite\" or \"sqlite::memory:\"".into()));
+            }
+            if path.contains('\0') {
+                return Err(Error::Config(
+                    "sqlite path must not contain NUL bytes".into(),
+                ));
+            }
+            Ok(Backend::SqliteFile(PathBuf::from(path)))
+        }
+        "postgres" | "postgresql" | "pgsql" | "mysql" | "mariadb" => Err(Error::Config(format!(
+            "the {scheme} backend is not available in this build of sTask yet; use \"sqlite:…\""
+        ))),
+        other => Err(Error::Config(format!(
+            "unknown engine URL scheme \"{}\": use \"sqlite:\"",
+            other.escape_debug()
+        ))),
+    }
+}
+
+fn default_storage_dir(backend: &Backend) -> PathBuf {
+    match backend {
+        Backend::SqliteFile(path) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("stask"),
+        Backend::SqliteMemory => {
+            std::env::temp_dir().join(format!("stask-memory-{}", std::process::id()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sqlite_urls() {
+        assert_eq!(
+            Config::from_url("sqlite:/var/db.sqlite").unwrap().backend,
+            Backend::SqliteFile("/var/db.sqlite".into())
+        );
+        assert_eq!(
+            Config::from_url("sqlite:///var/db.sqlite").unwrap().backend,
+            Backend::SqliteFile("/var/db.sqlite".into())
+        );
+        assert_eq!(
+            Config::from_url("sqlite:db.sqlite").unwrap().backend,
+            Backend::SqliteFile("db.sqlite".into())
+        );
+        assert_eq!(
+            Config::from_url("sqlite::memory:").unwrap().backend,
+            Backend::SqliteMemory
+        );
+        assert_eq!(
+            Config::from_url("sqlite:/var/db.sqlite")
+                .unwrap()
+                .storage_dir,
+            PathBuf::from("/var/stask")
+        );
+        assert_eq!(
+            Config::from_url("sqlite:db.sqlite").unwrap().storage_dir,
+            PathBuf::from("./stask")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_urls_with_a_hint() {
+        for bad in ["", "nonsense", "sqlite:", "ftp://x", "sqlite:a\0b"] {
+            let err = Config::from_url(bad).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{bad}: {err}");
+        }
+        assert!(
+            Config::from_url("postgres://localhost/db")
+                .unwrap_err()
+                .to_string()
+                .contains("not available")
+        );
+    }
+
+    #[test]
+    fn validates_options() {
+        let mut c = Config::from_url("sqlite::memory:").unwrap();
+        assert!(c.validate().is_ok());
+        c.prefix = "evo_".into();
+        assert!(c.validate().is_ok());
+        c.prefix = "evo-; drop".into();
+        assert!(c.validate().is_err());
+        c.prefix = "evo_".into();
+        c.lease_ms = 10;
+        assert!(c.validate().is_err());
+        c.lease_ms = 60_000;
+        c.max_attempts = 0;
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,34 @@
+//! The sTask engine: background tasks for Evolution CMS, stored in SQL, claimed atomically,
+//! leased and fenced, retried with backoff, with progress snapshots and logs on disk.
+//!
+//! This crate is plain Rust with no PHP in it; the extension at the workspace root wraps it.
+//!
+//! - [`config`]: where tasks live and how the engine behaves, from an engine URL.
+//! - [`task`]: tasks, their status codes and priorities, validated input.
+//! - [`store`]: the database interface and one module per backend (all SQL lives there).
+//! - [`engine`]: the lifecycle — create, find, progress, logs, complete, fail, cancel, retry.
+//! - [`process`]: claiming due tasks and running them through a handler.
+//! - [`claims`], [`heartbeat`]: the leases this process holds and the thread that renews them.
+//! - [`files`]: `{id}.json` progress snapshots and `{id}.log` logs.
+//! - [`retry`]: exponential backoff with jitter.
+//! - [`error`]: the one error type, mapped to PHP exceptions by the extension.
+
+pub mod claims;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod files;
+pub mod heartbeat;
+pub mod process;
+pub mod retry;
+pub mod store;
+pub mod task;
+pub mod time;
+
+pub use config::{Backend, Config};
+pub use engine::{Engine, ProgressUpdate};
+pub use error::{Error, Result};
+pub use files::{Level, LogEntry};
+pub use process::{HandlerError, Outcome, ProcessOptions, ProcessReport};
+pub use store::{MigrationReport, Stats};
+pub use task::{NewTask, Priority, Status, Task};

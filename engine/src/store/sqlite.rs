@@ -1,0 +1,638 @@
+//! SQLite through rusqlite, on the calling thread (no thread hop per statement). WAL,
+//! `synchronous=NORMAL`, a busy timeout, and `BEGIN IMMEDIATE` for every writing transaction,
+//! so concurrent writers queue on the lock instead of failing on a stale snapshot.
+
+use std::time::Duration;
+
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+    params_from_iter,
+};
+use serde_json::Value;
+
+use crate::config::{Backend, Config};
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+use crate::store::{
+    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store,
+    Transition, sqlite_schema,
+};
+use crate::task::{NewTask, Priority, Status, Task, encode_json};
+use crate::time::{Millis, parse_sql_text, to_sql_text};
+
+/// The columns of a task row, in the order [`read_task`] expects.
+const TASK_COLUMNS: &str = "id, identifier, action, status, priority, meta, progress, attempts, max_attempts, \
+     message, result, last_error, started_by, available_at, start_at, finished_at, created_at, updated_at, \
+     cancel_requested, fence, locked_by, lease_expires_at";
+
+/// SQL text with the table prefix applied, built once per connection.
+struct Sql {
+    tasks: String,
+    insert: String,
+    find: String,
+    claim: String,
+    claim_for: String,
+    expired: String,
+    rescue_to_pending: String,
+    rescue_to_failed: String,
+    rescue_to_cancelled: String,
+    renew: String,
+    inspect: String,
+    save_progress: String,
+    complete_claimed: String,
+    retry_claimed: String,
+    fail_claimed: String,
+    cancel_claimed: String,
+    release_claimed: String,
+    complete_pending: String,
+    fail_pending: String,
+    cancel_pending: String,
+    request_cancel: String,
+    retry_finished: String,
+}
+
+impl Sql {
+    fn new(config: &Config) -> Sql {
+        let t = config.tasks_table();
+        let t = format!("\"{t}\"");
+        let claimed = "WHERE id = ?1 AND fence = ?2 AND status = 50";
+        let release_lease = "locked_by = NULL, lease_expires_at = NULL";
+        let claim_set = format!(
+            "UPDATE {t} SET status = 50, attempts = attempts + 1, fence = fence + 1, locked_by = ?1, \
+             lease_expires_at = ?2, heartbeat_at = ?3, start_at = ?4, updated_at = ?4, finished_at = NULL"
+        );
+        Sql {
+            insert: format!(
+                "INSERT INTO {t} (identifier, action, status, message, started_by, meta, attempts, max_attempts, \
+                 priority, priority_rank, progress, available_at, created_at, updated_at) \
+                 VALUES (?1, ?2, 10, ?3, ?4, ?5, 0, ?6, ?7, ?8, 0, ?9, ?10, ?10)"
+            ),
+            find: format!("SELECT {TASK_COLUMNS} FROM {t} WHERE id = ?1"),
+            claim: format!(
+                "{claim_set} WHERE id IN (SELECT id FROM {t} WHERE status = 10 AND available_at <= ?3 \
+                 ORDER BY priority_rank DESC, available_at, id LIMIT ?5) AND status = 10 RETURNING {TASK_COLUMNS}"
+            ),
+            // The identifier list is appended as a JSON array, so one statement serves any length.
+            claim_for: format!(
+                "{claim_set} WHERE id IN (SELECT id FROM {t} WHERE status = 10 AND available_at <= ?3 \
+                 AND identifier IN (SELECT value FROM json_each(?6)) \
+                 ORDER BY priority_rank DESC, available_at, id LIMIT ?5) AND status = 10 RETURNING {TASK_COLUMNS}"
+            ),
+            expired: format!(
+                "SELECT id, fence, attempts, max_attempts, cancel_requested, locked_by FROM {t} \
+                 WHERE status IN (30, 50) AND lease_expires_at IS NOT NULL AND lease_expires_at < ?1 LIMIT 500"
+            ),
+            rescue_to_pending: format!(
+                "UPDATE {t} SET status = 10, available_at = ?3, {release_lease}, updated_at = ?4, \
+                 message = ?5, last_error = ?5 WHERE id = ?1 AND fence = ?2 AND status IN (30, 50) AND lease_expires_at < ?6"
+            ),
+            rescue_to_failed: format!(
+                "UPDATE {t} SET status = 100, finished_at = ?3, {release_lease}, updated_at = ?3, \
+                 message = ?4, last_error = ?4 WHERE id = ?1 AND fence = ?2 AND status IN (30, 50) AND lease_expires_at < ?5"
+            ),
+            rescue_to_cancelled: format!(
+                "UPDATE {t} SET status = 90, finished_at = ?3, {release_lease}, updated_at = ?3, \
+                 message = ?4 WHERE id = ?1 AND fence = ?2 AND status IN (30, 50) AND lease_expires_at < ?5"
+            ),
+            renew: format!(
+                "UPDATE {t} SET lease_expires_at = ?3, heartbeat_at = ?4 {claimed} RETURNING cancel_requested"
+            ),
+            inspect: format!(
+                "SELECT id, fence, status, cancel_requested FROM {t} WHERE id IN (SELECT value FROM json_each(?1))"
+            ),
+            save_progress: format!(
+                "UPDATE {t} SET progress = ?3, message = COALESCE(?4, message), updated_at = ?5 {claimed}"
+            ),
+            complete_claimed: format!(
+                "UPDATE {t} SET status = 80, progress = 100, result = ?3, message = ?4, finished_at = ?5, \
+                 updated_at = ?5, {release_lease} {claimed}"
+            ),
+            retry_claimed: format!(
+                "UPDATE {t} SET status = 10, available_at = ?3, last_error = ?4, message = ?5, updated_at = ?6, \
+                 {release_lease} {claimed}"
+            ),
+            fail_claimed: format!(
+                "UPDATE {t} SET status = 100, last_error = ?3, message = ?4, finished_at = ?5, updated_at = ?5, \
+                 {release_lease} {claimed}"
+            ),
+            cancel_claimed: format!(
+                "UPDATE {t} SET status = 90, message = ?3, finished_at = ?4, updated_at = ?4, {release_lease} {claimed}"
+            ),
+            release_claimed: format!(
+                "UPDATE {t} SET status = 10, attempts = MAX(attempts - 1, 0), start_at = NULL, updated_at = ?3, \
+                 {release_lease} {claimed}"
+            ),
+            complete_pending: format!(
+                "UPDATE {t} SET status = 80, progress = 100, result = ?2, message = ?3, finished_at = ?4, \
+                 updated_at = ?4 WHERE id = ?1 AND status = 10"
+            ),
+            fail_pending: format!(
+                "UPDATE {t} SET status = 100, message = ?2, last_error = ?2, finished_at = ?3, updated_at = ?3 \
+                 WHERE id = ?1 AND status = 10"
+            ),
+            cancel_pending: format!(
+                "UPDATE {t} SET status = 90, message = 'Cancelled', finished_at = ?2, updated_at = ?2 \
+                 WHERE id = ?1 AND status = 10"
+            ),
+            request_cancel: format!(
+                "UPDATE {t} SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND status IN (30, 50)"
+            ),
+            retry_finished: format!(
+                "UPDATE {t} SET status = 10, attempts = 0, progress = 0, available_at = ?2, finished_at = NULL, \
+                 start_at = NULL, cancel_requested = 0, message = 'Queued again by retry', updated_at = ?3, \
+                 {release_lease} WHERE id = ?1 AND status IN (90, 100)"
+            ),
+            tasks: t,
+        }
+    }
+}
+
+/// A SQLite database holding the tasks.
+pub struct SqliteStore {
+    conn: Connection,
+    config: Config,
+    sql: Sql,
+}
+
+impl SqliteStore {
+    pub fn open(config: &Config) -> Result<SqliteStore> {
+        let conn = match &config.backend {
+            Backend::SqliteFile(path) => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                Connection::open_with_flags(path, flags).map_err(|e| {
+                    Error::Config(format!(
+                        "cannot open SQLite database {}: {e}",
+                        path.display()
+                    ))
+                })?
+            }
+            Backend::SqliteMemory => Connection::open_in_memory()?,
+        };
+        conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms as u64))?;
+        if let Backend::SqliteFile(path) = &config.backend {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(|e| {
+                    Error::Config(format!(
+                        "cannot use SQLite database {}: {e}",
+                        path.display()
+                    ))
+                })?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::Config(format!(
+                    "SQLite database {} cannot use WAL mode (got {mode}); is it on a network file system?",
+                    path.display()
+                )));
+            }
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(SqliteStore {
+            conn,
+            sql: Sql::new(config),
+            config: config.clone(),
+        })
+    }
+}
+
+/// Every writing transaction takes the write lock up front (`BEGIN IMMEDIATE`).
+fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+fn read_task(row: &Row<'_>) -> rusqlite::Result<Task> {
+    let meta: Option<String> = row.get(5)?;
+    let result: Option<String> = row.get(10)?;
+    let legacy_time = |i: usize| -> rusqlite::Result<Option<Millis>> {
+        Ok(row
+            .get::<_, Option<String>>(i)?
+            .as_deref()
+            .and_then(parse_sql_text))
+    };
+    Ok(Task {
+        id: row.get(0)?,
+        identifier: row.get(1)?,
+        action: row.get(2)?,
+        status: Status::from_code(row.get(3)?),
+        priority: Priority::from_stored(&row.get::<_, String>(4)?),
+        data: meta
+            .map(|m| decode_json(&m))
+            .unwrap_or_else(|| Value::Array(Vec::new())),
+        progress: row.get(6)?,
+        attempts: row.get(7)?,
+        max_attempts: row.get(8)?,
+        message: row.get(9)?,
+        result: result.map(|r| decode_json(&r)),
+        last_error: row.get(11)?,
+        started_by: row.get(12)?,
+        available_at: row.get(13)?,
+        started_at: legacy_time(14)?,
+        finished_at: legacy_time(15)?,
+        created_at: legacy_time(16)?,
+        updated_at: legacy_time(17)?,
+        cancel_requested: row.get::<_, i64>(18)? != 0,
+        fence: row.get(19)?,
+        locked_by: row.get(20)?,
+        lease_expires_at: row.get(21)?,
+    })
+}
+
+/// Stored JSON that does not parse (written by other code) is returned as the raw string.
+fn decode_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+fn sort_claimed(tasks: &mut [Task]) {
+    tasks.sort_by(|a, b| {
+        b.priority
+            .rank()
+            .cmp(&a.priority.rank())
+            .then(a.available_at.cmp(&b.available_at))
+            .then(a.id.cmp(&b.id))
+    });
+}
+
+impl Store for SqliteStore {
+    fn migrate(&mut self) -> Result<MigrationReport> {
+        sqlite_schema::migrate(&mut self.conn, &self.config)
+    }
+
+    fn insert(&mut self, tasks: &[NewTask], now: Millis) -> Result<Vec<Task>> {
+        let default_attempts = self.config.max_attempts;
+        // Encode everything before touching the database: bad input writes nothing.
+        let encoded = tasks
+            .iter()
+            .map(|t| encode_json("data", &t.data))
+            .collect::<Result<Vec<_>>>()?;
+        let now_text = to_sql_text(now);
+        let created = now - now.rem_euclid(1000);
+        let tx = immediate(&mut self.conn)?;
+        let mut out = Vec::with_capacity(tasks.len());
+        {
+            let mut stmt = tx.prepare_cached(&self.sql.insert)?;
+            for (task, meta) in tasks.iter().zip(&encoded) {
+                let max_attempts = task.max_attempts.unwrap_or(default_attempts);
+                let available_at = task.available_at.unwrap_or(now);
+                let id = stmt.insert(params![
+                    task.identifier,
+                    task.action,
+                    "Queued",
+                    task.started_by,
+                    meta,
+                    max_attempts,
+                    task.priority.name(),
+                    task.priority.rank(),
+                    available_at,
+                    now_text,
+                ])?;
+                out.push(Task {
+                    id,
+                    identifier: task.identifier.clone(),
+                    action: task.action.clone(),
+                    status: Status::Pending,
+                    priority: task.priority,
+                    data: task.data.clone(),
+                    progress: 0,
+                    attempts: 0,
+                    max_attempts,
+                    message: Some("Queued".into()),
+                    result: None,
+                    last_error: None,
+                    started_by: task.started_by,
+                    available_at: Some(available_at),
+                    started_at: None,
+                    finished_at: None,
+                    created_at: Some(created),
+                    updated_at: Some(created),
+                    cancel_requested: false,
+                    fence: 0,
+                    locked_by: None,
+                    lease_expires_at: None,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn find(&mut self, id: i64) -> Result<Option<Task>> {
+        let mut stmt = self.conn.prepare_cached(&self.sql.find)?;
+        Ok(stmt.query_row([id], read_task).optional()?)
+    }
+
+    fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Task>> {
+        let now_text = to_sql_text(req.now);
+        let filter = (!req.identifiers.is_empty())
+            .then(|| serde_json::to_string(req.identifiers).unwrap_or_default());
+        let tx = immediate(&mut self.conn)?;
+        let mut tasks = {
+            let limit = req.limit as i64;
+            match &filter {
+                None => {
+                    let mut stmt = tx.prepare_cached(&self.sql.claim)?;
+                    stmt.query_map(
+                        params![req.owner, req.lease_until, req.now, now_text, limit],
+                        read_task,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+                }
+                Some(list) => {
+                    let mut stmt = tx.prepare_cached(&self.sql.claim_for)?;
+                    stmt.query_map(
+                        params![req.owner, req.lease_until, req.now, now_text, limit, list],
+                        read_task,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+                }
+            }
+        };
+        tx.commit()?;
+        sort_claimed(&mut tasks);
+        Ok(tasks)
+    }
+
+    fn rescue_expired(&mut self, now: Millis, retry: &RetryPolicy) -> Result<Vec<Rescued>> {
+        let now_text = to_sql_text(now);
+        let tx = immediate(&mut self.conn)?;
+        let expired = {
+            let mut stmt = tx.prepare_cached(&self.sql.expired)?;
+            stmt.query_map([now], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)? != 0,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut rescued = Vec::with_capacity(expired.len());
+        for (id, fence, attempts, max_attempts, cancel_requested, owner) in expired {
+            let who = owner.as_deref().unwrap_or("an unknown worker");
+            let (status, available_at, changed) = if cancel_requested {
+                let msg = format!(
+                    "Cancelled: the worker ({who}) stopped responding before it could stop the task"
+                );
+                let n = tx
+                    .prepare_cached(&self.sql.rescue_to_cancelled)?
+                    .execute(params![id, fence, now_text, msg, now])?;
+                (Status::Cancelled, None, n)
+            } else if attempts >= max_attempts {
+                let msg = format!(
+                    "Failed: the worker ({who}) stopped responding (lease expired) on the last attempt ({attempts}/{max_attempts})"
+                );
+                let n = tx
+                    .prepare_cached(&self.sql.rescue_to_failed)?
+                    .execute(params![id, fence, now_text, msg, now])?;
+                (Status::Failed, None, n)
+            } else {
+                let at = now + retry.delay_ms(attempts);
+                let msg = format!(
+                    "Attempt {attempts}/{max_attempts} lost: the worker ({who}) stopped responding (lease expired)"
+                );
+                let n = tx
+                    .prepare_cached(&self.sql.rescue_to_pending)?
+                    .execute(params![id, fence, at, now_text, msg, now])?;
+                (Status::Pending, Some(at), n)
+            };
+            if changed == 1 {
+                rescued.push(Rescued {
+                    id,
+                    status,
+                    attempts,
+                    max_attempts,
+                    previous_owner: owner,
+                    available_at,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(rescued)
+    }
+
+    fn renew(&mut self, leases: &[Lease], lease_until: Millis, now: Millis) -> Result<Renewal> {
+        let mut renewal = Renewal::default();
+        if leases.is_empty() {
+            return Ok(renewal);
+        }
+        let tx = immediate(&mut self.conn)?;
+        {
+            let mut stmt = tx.prepare_cached(&self.sql.renew)?;
+            for lease in leases {
+                match stmt
+                    .query_row(params![lease.id, lease.fence, lease_until, now], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .optional()?
+                {
+                    None => renewal.lost.push(lease.id),
+                    Some(flag) if flag != 0 => renewal.cancel_requested.push(lease.id),
+                    Some(_) => {}
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(renewal)
+    }
+
+    fn inspect(&mut self, leases: &[Lease]) -> Result<Renewal> {
+        let mut renewal = Renewal::default();
+        if leases.is_empty() {
+            return Ok(renewal);
+        }
+        let ids = serde_json::to_string(&leases.iter().map(|l| l.id).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let mut stmt = self.conn.prepare_cached(&self.sql.inspect)?;
+        let rows = stmt
+            .query_map([ids], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for lease in leases {
+            match rows.iter().find(|r| r.0 == lease.id) {
+                Some(&(_, fence, status, cancel)) if fence == lease.fence && status == 50 => {
+                    if cancel != 0 {
+                        renewal.cancel_requested.push(lease.id);
+                    }
+                }
+                _ => renewal.lost.push(lease.id),
+            }
+        }
+        Ok(renewal)
+    }
+
+    fn save_progress(
+        &mut self,
+        lease: Lease,
+        progress: i64,
+        message: Option<&str>,
+        now: Millis,
+    ) -> Result<bool> {
+        let tx = immediate(&mut self.conn)?;
+        let n = tx
+            .prepare_cached(&self.sql.save_progress)?
+            .execute(params![
+                lease.id,
+                lease.fence,
+                progress,
+                message,
+                to_sql_text(now)
+            ])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn finish(&mut self, batch: &[Finish], now: Millis) -> Result<Vec<bool>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now_text = to_sql_text(now);
+        let tx = immediate(&mut self.conn)?;
+        let mut applied = Vec::with_capacity(batch.len());
+        for Finish { lease, transition } in batch {
+            let (id, fence) = (lease.id, lease.fence);
+            let n = match transition {
+                Transition::Complete { result, message } => tx
+                    .prepare_cached(&self.sql.complete_claimed)?
+                    .execute(params![id, fence, result, message, now_text])?,
+                Transition::Retry {
+                    error,
+                    message,
+                    available_at,
+                } => tx
+                    .prepare_cached(&self.sql.retry_claimed)?
+                    .execute(params![id, fence, available_at, error, message, now_text])?,
+                Transition::Fail { error, message } => {
+                    tx.prepare_cached(&self.sql.fail_claimed)?
+                        .execute(params![id, fence, error, message, now_text])?
+                }
+                Transition::Cancel { message } => tx
+                    .prepare_cached(&self.sql.cancel_claimed)?
+                    .execute(params![id, fence, message, now_text])?,
+                Transition::Release => tx
+                    .prepare_cached(&self.sql.release_claimed)?
+                    .execute(params![id, fence, now_text])?,
+            };
+            applied.push(n == 1);
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    fn complete_pending(
+        &mut self,
+        id: i64,
+        result: Option<&str>,
+        message: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let tx = immediate(&mut self.conn)?;
+        let n = tx
+            .prepare_cached(&self.sql.complete_pending)?
+            .execute(params![id, result, message, to_sql_text(now)])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn fail_pending(&mut self, id: i64, message: &str, now: Millis) -> Result<bool> {
+        let tx = immediate(&mut self.conn)?;
+        let n = tx.prepare_cached(&self.sql.fail_pending)?.execute(params![
+            id,
+            message,
+            to_sql_text(now)
+        ])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn cancel(&mut self, id: i64, now: Millis) -> Result<Option<CancelOutcome>> {
+        let now_text = to_sql_text(now);
+        let tx = immediate(&mut self.conn)?;
+        let outcome = if tx
+            .prepare_cached(&self.sql.cancel_pending)?
+            .execute(params![id, now_text])?
+            == 1
+        {
+            Some(CancelOutcome::Cancelled)
+        } else if tx
+            .prepare_cached(&self.sql.request_cancel)?
+            .execute(params![id, now_text])?
+            == 1
+        {
+            Some(CancelOutcome::Requested)
+        } else {
+            tx.prepare_cached(&self.sql.find)?
+                .query_row([id], read_task)
+                .optional()?
+                .map(|t| CancelOutcome::AlreadyFinished(t.status))
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn retry(&mut self, id: i64, now: Millis) -> Result<bool> {
+        let tx = immediate(&mut self.conn)?;
+        let n = tx
+            .prepare_cached(&self.sql.retry_finished)?
+            .execute(params![id, now, to_sql_text(now)])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn stats(&mut self) -> Result<Stats> {
+        let t = &self.sql.tasks;
+        let mut stats = Stats::default();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT status, COUNT(*) FROM {t} GROUP BY status ORDER BY status"
+        ))?;
+        stats.by_status = stmt
+            .query_map([], |r| Ok((Status::from_code(r.get(0)?), r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT identifier, status, COUNT(*) FROM {t} GROUP BY identifier, status ORDER BY identifier, status"
+        ))?;
+        stats.by_identifier = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, Status::from_code(r.get(1)?), r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(stats)
+    }
+
+    fn prune(&mut self, before: Millis) -> Result<Vec<i64>> {
+        let t = self.sql.tasks.clone();
+        let before_text = to_sql_text(before);
+        let tx = immediate(&mut self.conn)?;
+        let ids: Vec<i64> = tx
+            .prepare_cached(&format!(
+                "SELECT id FROM {t} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at < ?1"
+            ))?
+            .query_map([&before_text], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            tx.execute(
+                &format!("DELETE FROM {t} WHERE status IN (80, 90, 100) AND id IN ({marks})"),
+                params_from_iter(chunk.iter()),
+            )?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn sibling(&self) -> Result<Option<Box<dyn Store>>> {
+        match self.config.backend {
+            Backend::SqliteMemory => Ok(None),
+            Backend::SqliteFile(_) => Ok(Some(Box::new(SqliteStore::open(&self.config)?))),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything the build, the demo and the tests need on a fresh Debian 12 machine.
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+
+APT_PACKAGES=(
+  php8.2-cli php8.2-dev php8.2-sqlite3 php8.2-mbstring php8.2-xml php8.2-pgsql php8.2-mysql
+  clang libclang-dev libsqlite3-dev pkg-config
+  phpunit php-laravel-framework
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "==> installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install Rust (https://rustup.rs) first" >&2
+  exit 1
+fi
