@@ -67,10 +67,7 @@ pub struct Claim {
 impl Claim {
     pub fn new(task: &Task, now: Millis, lease_until: Millis) -> Claim {
         Claim {
-            lease: Lease {
-                id: task.id,
-                fence: task.fence,
-            },
+            lease: Lease { id: task.id, fence: task.fence },
             identifier: task.identifier.clone(),
             action: task.action.clone(),
             attempt: task.attempts,
@@ -85,20 +82,12 @@ impl Claim {
             cancel_observed: false,
             finished_by_handler: false,
             handler_status: None,
-            progress: Progress {
-                percent: task.progress,
-                ..Progress::default()
-            },
+            progress: Progress { percent: task.progress, ..Progress::default() },
         }
     }
 
     /// The snapshot as of now, with the given status.
-    pub fn snapshot(
-        &self,
-        status: &'static str,
-        now: Millis,
-        finished_at: Option<Millis>,
-    ) -> Snapshot {
+    pub fn snapshot(&self, status: &'static str, now: Millis, finished_at: Option<Millis>) -> Snapshot {
         let p = &self.progress;
         let fraction = match (p.processed, p.total) {
             _ if p.percent > 0 => p.percent as f64 / 100.0,
@@ -108,8 +97,7 @@ impl Claim {
         let eta_seconds = if finished_at.is_some() {
             None
         } else {
-            p.eta_override
-                .or_else(|| estimate_eta(now - self.started_at, fraction))
+            p.eta_override.or_else(|| estimate_eta(now - self.started_at, fraction))
         };
         Snapshot {
             id: self.lease.id,
@@ -143,10 +131,6 @@ impl Registry {
 
     /// Leases the heartbeat should keep alive: every claim not known to be lost.
     pub fn live_leases(&self) -> Vec<Lease> {
-        self.claims
-            .values()
-            .filter(|c| !c.lost)
-            .map(|c| c.lease)
-            .collect()
+        self.claims.values().filter(|c| !c.lost).map(|c| c.lease).collect()
     }
 }

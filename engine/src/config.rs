@@ -61,12 +61,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.prefix.len() > MAX_PREFIX_LEN
-            || !self
-                .prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if self.prefix.len() > MAX_PREFIX_LEN || !self.prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(Error::Config(format!(
                 "prefix \"{}\" is invalid: use at most {MAX_PREFIX_LEN} letters, digits and underscores",
                 self.prefix.escape_debug()
@@ -85,20 +80,14 @@ impl Config {
             )));
         }
         if !(0..=60_000).contains(&self.progress_interval_ms) {
-            return Err(Error::Config(
-                "progressInterval must be between 0 and 60000 ms".into(),
-            ));
+            return Err(Error::Config("progressInterval must be between 0 and 60000 ms".into()));
         }
         if !(0..=600_000).contains(&self.busy_timeout_ms) {
-            return Err(Error::Config(
-                "busyTimeout must be between 0 and 600000 ms".into(),
-            ));
+            return Err(Error::Config("busyTimeout must be between 0 and 600000 ms".into()));
         }
         if let Some(name) = &self.worker_name {
             if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
-                return Err(Error::Config(
-                    "worker name must be 1 to 100 printable characters".into(),
-                ));
+                return Err(Error::Config("worker name must be 1 to 100 printable characters".into()));
             }
         }
         if self.storage_dir.as_os_str().is_empty() {
@@ -137,35 +126,28 @@ fn parse_url(url: &str) -> Result<Backend> {
                 return Ok(Backend::SqliteMemory);
             }
             if path.is_empty() {
-                return Err(Error::Config("sqlite URL has no file path: use \"sqlite:/path/to/stask.sqlite\" or \"sqlite::memory:\"".into()));
+                return Err(Error::Config(
+                    "sqlite URL has no file path: use \"sqlite:/path/to/stask.sqlite\" or \"sqlite::memory:\"".into(),
+                ));
             }
             if path.contains('\0') {
-                return Err(Error::Config(
-                    "sqlite path must not contain NUL bytes".into(),
-                ));
+                return Err(Error::Config("sqlite path must not contain NUL bytes".into()));
             }
             Ok(Backend::SqliteFile(PathBuf::from(path)))
         }
         "postgres" | "postgresql" | "pgsql" | "mysql" | "mariadb" => Err(Error::Config(format!(
             "the {scheme} backend is not available in this build of sTask yet; use \"sqlite:…\""
         ))),
-        other => Err(Error::Config(format!(
-            "unknown engine URL scheme \"{}\": use \"sqlite:\"",
-            other.escape_debug()
-        ))),
+        other => Err(Error::Config(format!("unknown engine URL scheme \"{}\": use \"sqlite:\"", other.escape_debug()))),
     }
 }
 
 fn default_storage_dir(backend: &Backend) -> PathBuf {
     match backend {
-        Backend::SqliteFile(path) => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join("stask"),
-        Backend::SqliteMemory => {
-            std::env::temp_dir().join(format!("stask-memory-{}", std::process::id()))
+        Backend::SqliteFile(path) => {
+            path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("stask")
         }
+        Backend::SqliteMemory => std::env::temp_dir().join(format!("stask-memory-{}", std::process::id())),
     }
 }
 
@@ -183,24 +165,10 @@ mod tests {
             Config::from_url("sqlite:///var/db.sqlite").unwrap().backend,
             Backend::SqliteFile("/var/db.sqlite".into())
         );
-        assert_eq!(
-            Config::from_url("sqlite:db.sqlite").unwrap().backend,
-            Backend::SqliteFile("db.sqlite".into())
-        );
-        assert_eq!(
-            Config::from_url("sqlite::memory:").unwrap().backend,
-            Backend::SqliteMemory
-        );
-        assert_eq!(
-            Config::from_url("sqlite:/var/db.sqlite")
-                .unwrap()
-                .storage_dir,
-            PathBuf::from("/var/stask")
-        );
-        assert_eq!(
-            Config::from_url("sqlite:db.sqlite").unwrap().storage_dir,
-            PathBuf::from("./stask")
-        );
+        assert_eq!(Config::from_url("sqlite:db.sqlite").unwrap().backend, Backend::SqliteFile("db.sqlite".into()));
+        assert_eq!(Config::from_url("sqlite::memory:").unwrap().backend, Backend::SqliteMemory);
+        assert_eq!(Config::from_url("sqlite:/var/db.sqlite").unwrap().storage_dir, PathBuf::from("/var/stask"));
+        assert_eq!(Config::from_url("sqlite:db.sqlite").unwrap().storage_dir, PathBuf::from("./stask"));
     }
 
     #[test]
@@ -209,12 +177,7 @@ mod tests {
             let err = Config::from_url(bad).unwrap_err();
             assert!(matches!(err, Error::Config(_)), "{bad}: {err}");
         }
-        assert!(
-            Config::from_url("postgres://localhost/db")
-                .unwrap_err()
-                .to_string()
-                .contains("not available")
-        );
+        assert!(Config::from_url("postgres://localhost/db").unwrap_err().to_string().contains("not available"));
     }
 
     #[test]

@@ -60,29 +60,19 @@ impl ProgressUpdate {
     pub fn validate(&self) -> Result<()> {
         if let Some(p) = self.progress {
             if !p.is_finite() || !(0.0..=100.0).contains(&p) {
-                return Err(Error::invalid(format!(
-                    "progress must be between 0 and 100, got {p}"
-                )));
+                return Err(Error::invalid(format!("progress must be between 0 and 100, got {p}")));
             }
         }
-        for (name, value) in [
-            ("processed", self.processed),
-            ("total", self.total),
-            ("eta", self.eta_seconds),
-        ] {
+        for (name, value) in [("processed", self.processed), ("total", self.total), ("eta", self.eta_seconds)] {
             if let Some(v) = value {
                 if v < 0 {
-                    return Err(Error::invalid(format!(
-                        "{name} must not be negative, got {v}"
-                    )));
+                    return Err(Error::invalid(format!("{name} must not be negative, got {v}")));
                 }
             }
         }
         if let (Some(done), Some(total)) = (self.processed, self.total) {
             if total > 0 && done > total {
-                return Err(Error::invalid(format!(
-                    "processed ({done}) must not exceed total ({total})"
-                )));
+                return Err(Error::invalid(format!("processed ({done}) must not exceed total ({total})")));
             }
         }
         if let Some(m) = &self.message {
@@ -130,12 +120,7 @@ impl Engine {
         let files = Arc::new(Files::open(&config.storage_dir)?);
         let store = store::open(&config)?;
         let runtime = Engine::new_runtime(&config, &files, store);
-        Ok(Engine {
-            config,
-            files,
-            runtime: ManuallyDrop::new(Mutex::new(runtime)),
-            buffered: Mutex::new(Vec::new()),
-        })
+        Ok(Engine { config, files, runtime: ManuallyDrop::new(Mutex::new(runtime)), buffered: Mutex::new(Vec::new()) })
     }
 
     fn new_runtime(config: &Config, files: &Arc<Files>, store: Box<dyn Store>) -> Runtime {
@@ -143,11 +128,7 @@ impl Engine {
             pid: std::process::id(),
             owner: owner_name(config),
             store,
-            shared: Arc::new(Shared::new(
-                Arc::clone(files),
-                config.lease_ms,
-                config.progress_interval_ms,
-            )),
+            shared: Arc::new(Shared::new(Arc::clone(files), config.lease_ms, config.progress_interval_ms)),
             heartbeat: None,
             inline_upkeep: false,
             last_inline_upkeep: Instant::now(),
@@ -197,9 +178,7 @@ impl Engine {
 
     /// Lease upkeep on this thread, for stores the heartbeat cannot reach (in-memory SQLite).
     pub(crate) fn inline_upkeep(&self, rt: &mut Runtime) {
-        if rt.inline_upkeep
-            && rt.last_inline_upkeep.elapsed() >= std::time::Duration::from_millis(200)
-        {
+        if rt.inline_upkeep && rt.last_inline_upkeep.elapsed() >= std::time::Duration::from_millis(200) {
             let shared = Arc::clone(&rt.shared);
             let mut last_check = rt.last_inline_check;
             shared.maintain(rt.store.as_mut(), &mut last_check);
@@ -215,20 +194,14 @@ impl Engine {
 
     pub fn create(&self, task: NewTask) -> Result<Task> {
         task.validate()?;
-        let mut tasks = self
-            .runtime()?
-            .store
-            .insert(std::slice::from_ref(&task), now_ms())?;
-        tasks
-            .pop()
-            .ok_or_else(|| Error::Database("insert returned no row".into()))
+        let mut tasks = self.runtime()?.store.insert(std::slice::from_ref(&task), now_ms())?;
+        tasks.pop().ok_or_else(|| Error::Database("insert returned no row".into()))
     }
 
     /// Creates all tasks in one transaction, or none of them.
     pub fn create_many(&self, tasks: Vec<NewTask>) -> Result<Vec<Task>> {
         for (i, task) in tasks.iter().enumerate() {
-            task.validate()
-                .map_err(|e| Error::invalid(format!("task #{i}: {e}")))?;
+            task.validate().map_err(|e| Error::invalid(format!("task #{i}: {e}")))?;
         }
         if tasks.is_empty() {
             return Ok(Vec::new());
@@ -249,11 +222,7 @@ impl Engine {
     /// The claim this process holds on a task, if its handler has not finished.
     fn owned(&self, shared: &Shared, id: i64) -> Option<Lease> {
         let registry = shared.registry.lock();
-        registry
-            .claims
-            .get(&id)
-            .filter(|c| c.phase != Phase::Finishing && !c.finished_by_handler)
-            .map(|c| c.lease)
+        registry.claims.get(&id).filter(|c| c.phase != Phase::Finishing && !c.finished_by_handler).map(|c| c.lease)
     }
 
     /// Records progress. For a task this process runs, this costs microseconds: the snapshot
@@ -265,9 +234,7 @@ impl Engine {
         let shared = self.shared()?;
         {
             let mut registry = shared.registry.lock();
-            if let Some(claim) = registry
-                .get_mut(id)
-                .filter(|c| c.phase != Phase::Finishing && !c.finished_by_handler)
+            if let Some(claim) = registry.get_mut(id).filter(|c| c.phase != Phase::Finishing && !c.finished_by_handler)
             {
                 if claim.lost {
                     return Err(Error::LeaseLost(id));
@@ -277,10 +244,7 @@ impl Engine {
                     return Err(Error::Cancelled(id));
                 }
                 merge_progress(claim, update);
-                let due = claim
-                    .progress
-                    .last_file_write
-                    .is_none_or(|t| t.elapsed() >= shared.progress_interval);
+                let due = claim.progress.last_file_write.is_none_or(|t| t.elapsed() >= shared.progress_interval);
                 if due || claim.progress.percent >= 100 {
                     let snapshot = claim.snapshot("running", now_ms(), None);
                     self.files.write_snapshot(&snapshot)?;
@@ -320,10 +284,8 @@ impl Engine {
         let shared = self.shared()?;
         {
             let registry = shared.registry.lock();
-            if let Some(claim) = registry
-                .claims
-                .get(&id)
-                .filter(|c| c.phase != Phase::Finishing && !c.finished_by_handler)
+            if let Some(claim) =
+                registry.claims.get(&id).filter(|c| c.phase != Phase::Finishing && !c.finished_by_handler)
             {
                 return Ok(claim.snapshot("running", now_ms(), None).to_value());
             }
@@ -344,15 +306,7 @@ impl Engine {
         if self.owned(&shared, id).is_none() && self.find(id)?.is_none() {
             return Err(Error::NotFound(id));
         }
-        self.files.append_log(
-            id,
-            &LogEntry {
-                time: to_rfc3339(now_ms()),
-                level,
-                message: message.to_owned(),
-                context,
-            },
-        )
+        self.files.append_log(id, &LogEntry { time: to_rfc3339(now_ms()), level, message: message.to_owned(), context })
     }
 
     /// The last `limit` log entries of a task, oldest first.
@@ -369,59 +323,23 @@ impl Engine {
         let result = result.map(|v| encode_json("result", &v)).transpose()?;
         let message = message.unwrap_or("Completed");
         check_message(message)?;
-        let transition = Transition::Complete {
-            result: result.clone(),
-            message: message.to_owned(),
-        };
-        if self.finish_owned(
-            id,
-            transition,
-            Status::Completed,
-            Level::Info,
-            format!("Completed: {message}"),
-        )? {
+        let transition = Transition::Complete { result: result.clone(), message: message.to_owned() };
+        if self.finish_owned(id, transition, Status::Completed, Level::Info, format!("Completed: {message}"))? {
             return Ok(());
         }
-        let done =
-            self.runtime()?
-                .store
-                .complete_pending(id, result.as_deref(), message, now_ms())?;
-        self.after_unowned_change(
-            id,
-            done,
-            "complete",
-            Level::Info,
-            format!("Completed without running: {message}"),
-        )
+        let done = self.runtime()?.store.complete_pending(id, result.as_deref(), message, now_ms())?;
+        self.after_unowned_change(id, done, "complete", Level::Info, format!("Completed without running: {message}"))
     }
 
     /// Fails a task for good (no retry). To have it retried, throw from the handler instead.
     pub fn fail(&self, id: i64, message: &str) -> Result<()> {
         check_message(message)?;
-        let transition = Transition::Fail {
-            error: message.to_owned(),
-            message: format!("Failed: {message}"),
-        };
-        if self.finish_owned(
-            id,
-            transition,
-            Status::Failed,
-            Level::Error,
-            format!("Failed: {message}"),
-        )? {
+        let transition = Transition::Fail { error: message.to_owned(), message: format!("Failed: {message}") };
+        if self.finish_owned(id, transition, Status::Failed, Level::Error, format!("Failed: {message}"))? {
             return Ok(());
         }
-        let done =
-            self.runtime()?
-                .store
-                .fail_pending(id, &format!("Failed: {message}"), now_ms())?;
-        self.after_unowned_change(
-            id,
-            done,
-            "fail",
-            Level::Error,
-            format!("Failed without running: {message}"),
-        )
+        let done = self.runtime()?.store.fail_pending(id, &format!("Failed: {message}"), now_ms())?;
+        self.after_unowned_change(id, done, "fail", Level::Error, format!("Failed without running: {message}"))
     }
 
     /// Applies a terminal transition to a task this process runs. `Ok(false)` when it does not
@@ -439,19 +357,10 @@ impl Engine {
             self.flush_if_buffered()?;
             return Ok(false);
         };
-        if shared
-            .registry
-            .lock()
-            .claims
-            .get(&id)
-            .is_some_and(|c| c.lost)
-        {
+        if shared.registry.lock().claims.get(&id).is_some_and(|c| c.lost) {
             return Err(Error::LeaseLost(id));
         }
-        let applied = self
-            .runtime()?
-            .store
-            .finish(&[Finish { lease, transition }], now_ms())?;
+        let applied = self.runtime()?.store.finish(&[Finish { lease, transition }], now_ms())?;
         let mut registry = shared.registry.lock();
         let Some(claim) = registry.get_mut(id) else {
             return Ok(true);
@@ -467,19 +376,10 @@ impl Engine {
             if status == Status::Completed {
                 claim.progress.percent = 100;
             }
-            self.files
-                .write_snapshot(&claim.snapshot(status.name(), now, Some(now)))?;
+            self.files.write_snapshot(&claim.snapshot(status.name(), now, Some(now)))?;
         }
         drop(registry);
-        self.files.append_log(
-            id,
-            &LogEntry {
-                time: to_rfc3339(now),
-                level,
-                message: line,
-                context: None,
-            },
-        )?;
+        self.files.append_log(id, &LogEntry { time: to_rfc3339(now), level, message: line, context: None })?;
         Ok(true)
     }
 
@@ -494,11 +394,7 @@ impl Engine {
     ) -> Result<()> {
         let task = self.get(id)?;
         if !changed {
-            return Err(Error::InvalidState {
-                id,
-                status: task.status,
-                operation,
-            });
+            return Err(Error::InvalidState { id, status: task.status, operation });
         }
         self.refresh_files(&task, level, line)
     }
@@ -508,15 +404,7 @@ impl Engine {
         if self.files.has_snapshot(task.id) {
             self.files.write_snapshot(&snapshot_of(task, now))?;
         }
-        self.files.append_log(
-            task.id,
-            &LogEntry {
-                time: to_rfc3339(now),
-                level,
-                message: line,
-                context: None,
-            },
-        )
+        self.files.append_log(task.id, &LogEntry { time: to_rfc3339(now), level, message: line, context: None })
     }
 
     /// Cancels a task: at once when pending; a running one is asked to stop and does so at its
@@ -541,8 +429,7 @@ impl Engine {
                     &LogEntry {
                         time: to_rfc3339(now_ms()),
                         level: Level::Warning,
-                        message: "Cancel requested; the worker stops at its next progress report"
-                            .into(),
+                        message: "Cancel requested; the worker stops at its next progress report".into(),
                         context: None,
                     },
                 )?;
@@ -591,9 +478,7 @@ impl Engine {
     /// Deletes finished tasks that finished more than `days` days ago, with their files.
     pub fn prune(&self, days: i64) -> Result<usize> {
         if !(0..=36_500).contains(&days) {
-            return Err(Error::invalid(format!(
-                "days must be between 0 and 36500, got {days}"
-            )));
+            return Err(Error::invalid(format!("days must be between 0 and 36500, got {days}")));
         }
         self.flush_if_buffered()?;
         let ids = self.runtime()?.store.prune(now_ms() - days * 86_400_000)?;
@@ -651,23 +536,24 @@ impl Engine {
                         {
                             claim.progress.message = Some(message.clone());
                         }
-                        let _ = self.files.write_snapshot(&claim.snapshot(
-                            settled.status_after.name(),
-                            now,
-                            finished,
-                        ));
+                        let _ = self.files.write_snapshot(&claim.snapshot(settled.status_after.name(), now, finished));
                     }
                 }
                 for entry in &settled.entries {
                     let _ = self.files.append_log(id, entry);
                 }
             } else {
-                let _ = self.files.append_log(id, &LogEntry {
-                    time: to_rfc3339(now),
-                    level: Level::Warning,
-                    message: "This worker's outcome was discarded: it lost the task (lease expired) before finishing".into(),
-                    context: None,
-                });
+                let _ = self.files.append_log(
+                    id,
+                    &LogEntry {
+                        time: to_rfc3339(now),
+                        level: Level::Warning,
+                        message:
+                            "This worker's outcome was discarded: it lost the task (lease expired) before finishing"
+                                .into(),
+                        context: None,
+                    },
+                );
             }
             self.files.close_log(id);
         }
@@ -716,9 +602,7 @@ fn merge_progress(claim: &mut Claim, update: ProgressUpdate) {
         None => {
             if let (Some(done), Some(total)) = (p.processed, p.total) {
                 if total > 0 && (update.processed.is_some() || update.total.is_some()) {
-                    p.percent = ((done as f64 / total as f64) * 100.0)
-                        .floor()
-                        .clamp(0.0, 100.0) as i64;
+                    p.percent = ((done as f64 / total as f64) * 100.0).floor().clamp(0.0, 100.0) as i64;
                 }
             }
         }

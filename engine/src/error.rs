@@ -20,11 +20,7 @@ pub enum Error {
 
     /// The task exists but its current status does not allow the operation.
     #[error("task {id} is {status}: cannot {operation}")]
-    InvalidState {
-        id: i64,
-        status: Status,
-        operation: &'static str,
-    },
+    InvalidState { id: i64, status: Status, operation: &'static str },
 
     /// This process no longer owns the task: its lease expired and another worker rescued it,
     /// or the task was finished elsewhere. The write was refused (fencing).

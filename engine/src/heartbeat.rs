@@ -47,9 +47,7 @@ impl Shared {
         let mut registry = self.registry.lock();
         for claim in registry.claims.values_mut() {
             let p = &claim.progress;
-            let due = p
-                .last_file_write
-                .is_none_or(|t| t.elapsed() >= self.progress_interval);
+            let due = p.last_file_write.is_none_or(|t| t.elapsed() >= self.progress_interval);
             if p.file_dirty && !claim.lost && (force || due) {
                 let snapshot = claim.snapshot("running", now, None);
                 if self.files.write_snapshot(&snapshot).is_ok() {
@@ -88,19 +86,14 @@ impl Shared {
         let (leases, renew_due, progress) = {
             let registry = self.registry.lock();
             let leases = registry.live_leases();
-            let renew_due = registry
-                .claims
-                .values()
-                .any(|c| !c.lost && c.lease_until - now < self.lease_ms * 2 / 3);
+            let renew_due = registry.claims.values().any(|c| !c.lost && c.lease_until - now < self.lease_ms * 2 / 3);
             let progress: Vec<_> = registry
                 .claims
                 .values()
                 .filter(|c| {
                     !c.lost
                         && c.progress.db_dirty
-                        && c.progress
-                            .last_db_write
-                            .is_none_or(|t| t.elapsed() >= DB_PROGRESS_EVERY)
+                        && c.progress.last_db_write.is_none_or(|t| t.elapsed() >= DB_PROGRESS_EVERY)
                 })
                 .map(|c| (c.lease, c.progress.percent, c.progress.message.clone()))
                 .collect();
@@ -151,9 +144,7 @@ impl Heartbeat {
     /// engine renews leases on the PHP thread instead.
     pub fn start(shared: Arc<Shared>, mut store: Option<Box<dyn Store>>) -> Heartbeat {
         *shared.stop.lock() = false;
-        let tick = shared
-            .progress_interval
-            .clamp(Duration::from_millis(50), Duration::from_millis(1000));
+        let tick = shared.progress_interval.clamp(Duration::from_millis(50), Duration::from_millis(1000));
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("stask-heartbeat".into())

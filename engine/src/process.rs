@@ -93,19 +93,13 @@ impl Engine {
     /// Runs up to `options.limit` due tasks through `dispatch`, highest priority first, then
     /// oldest. `dispatch` runs on this thread with no engine lock held, so it may call the
     /// engine (progress, logs, even nested processing).
-    pub fn process_pending<F>(
-        &self,
-        options: &ProcessOptions,
-        mut dispatch: F,
-    ) -> Result<ProcessReport>
+    pub fn process_pending<F>(&self, options: &ProcessOptions, mut dispatch: F) -> Result<ProcessReport>
     where
         F: FnMut(&Task) -> Outcome,
     {
         let mut report = ProcessReport::default();
         let mut batch_size = 1usize;
-        while report.handled() + report.released < options.limit
-            || (report.claimed == 0 && options.limit > 0)
-        {
+        while report.handled() + report.released < options.limit || (report.claimed == 0 && options.limit > 0) {
             let remaining = options.limit.saturating_sub(report.handled());
             if remaining == 0 {
                 break;
@@ -125,11 +119,7 @@ impl Engine {
                     break;
                 }
                 ran += 1;
-                let outcome = if self.begin(task)? {
-                    dispatch(task)
-                } else {
-                    Outcome::Cancelled
-                };
+                let outcome = if self.begin(task)? { dispatch(task) } else { Outcome::Cancelled };
                 if outcome == Outcome::Exit {
                     report.exited = true;
                     self.abandon(task.id)?;
@@ -138,10 +128,7 @@ impl Engine {
                     return Ok(report);
                 }
                 self.settle(task, outcome, &mut report)?;
-                if self
-                    .oldest_buffered()
-                    .is_some_and(|at| at.elapsed() >= FLUSH_AFTER)
-                {
+                if self.oldest_buffered().is_some_and(|at| at.elapsed() >= FLUSH_AFTER) {
                     self.flush()?;
                 }
             }
@@ -176,9 +163,7 @@ impl Engine {
                     r.max_attempts,
                     r.previous_owner.as_deref().unwrap_or("unknown")
                 ),
-                Status::Cancelled => {
-                    "Cancelled: its worker stopped responding before it could stop".into()
-                }
+                Status::Cancelled => "Cancelled: its worker stopped responding before it could stop".into(),
                 _ => format!(
                     "Failed: its worker ({}) stopped responding on the last attempt ({}/{})",
                     r.previous_owner.as_deref().unwrap_or("unknown"),
@@ -190,20 +175,14 @@ impl Engine {
                 r.id,
                 &LogEntry {
                     time: to_rfc3339(now_ms()),
-                    level: if r.status == Status::Pending {
-                        Level::Warning
-                    } else {
-                        Level::Error
-                    },
+                    level: if r.status == Status::Pending { Level::Warning } else { Level::Error },
                     message,
                     context: None,
                 },
             );
             if self.files.has_snapshot(r.id) {
                 if let Ok(Some(task)) = self.runtime()?.store.find(r.id) {
-                    let _ = self
-                        .files
-                        .write_snapshot(&crate::engine::snapshot_of(&task, now_ms()));
+                    let _ = self.files.write_snapshot(&crate::engine::snapshot_of(&task, now_ms()));
                 }
             }
         }
@@ -216,22 +195,14 @@ impl Engine {
         let now = now_ms();
         let lease_until = now + self.config.lease_ms;
         let owner = rt.owner.clone();
-        let tasks = rt.store.claim(&ClaimRequest {
-            owner: &owner,
-            limit,
-            now,
-            lease_until,
-            identifiers,
-        })?;
+        let tasks = rt.store.claim(&ClaimRequest { owner: &owner, limit, now, lease_until, identifiers })?;
         if tasks.is_empty() {
             return Ok(tasks);
         }
         self.ensure_heartbeat(&mut rt)?;
         let mut registry = rt.shared.registry.lock();
         for task in &tasks {
-            registry
-                .claims
-                .insert(task.id, Claim::new(task, now, lease_until));
+            registry.claims.insert(task.id, Claim::new(task, now, lease_until));
         }
         Ok(tasks)
     }
@@ -297,18 +268,11 @@ impl Engine {
             return Ok(());
         }
         let cancelled = outcome == Outcome::Cancelled
-            || (claim.cancel_requested
-                && (claim.cancel_observed || !matches!(outcome, Outcome::Returned)));
+            || (claim.cancel_requested && (claim.cancel_observed || !matches!(outcome, Outcome::Returned)));
         let (transition, status_after, entry) = if cancelled {
             report.cancelled += 1;
             let message = "Cancelled while running".to_string();
-            (
-                Transition::Cancel {
-                    message: message.clone(),
-                },
-                Status::Cancelled,
-                Some((Level::Warning, message, None)),
-            )
+            (Transition::Cancel { message: message.clone() }, Status::Cancelled, Some((Level::Warning, message, None)))
         } else {
             match &outcome {
                 Outcome::Threw(err) if claim.attempt < claim.max_attempts => {
@@ -321,7 +285,8 @@ impl Engine {
                         err.message,
                         crate::files::snapshot::human_eta(Some((delay + 999) / 1000))
                     );
-                    let context = json!({ "exception": err.class, "file": err.file, "line": err.line, "retry_in_ms": delay });
+                    let context =
+                        json!({ "exception": err.class, "file": err.file, "line": err.line, "retry_in_ms": delay });
                     (
                         Transition::Retry {
                             error: err.describe(),
@@ -334,36 +299,21 @@ impl Engine {
                 }
                 Outcome::Threw(err) => {
                     report.failed += 1;
-                    let message =
-                        format!("Failed after {} attempt(s): {}", claim.attempt, err.message);
-                    let context =
-                        json!({ "exception": err.class, "file": err.file, "line": err.line });
+                    let message = format!("Failed after {} attempt(s): {}", claim.attempt, err.message);
+                    let context = json!({ "exception": err.class, "file": err.file, "line": err.line });
                     (
-                        Transition::Fail {
-                            error: err.describe(),
-                            message: message.clone(),
-                        },
+                        Transition::Fail { error: err.describe(), message: message.clone() },
                         Status::Failed,
                         Some((Level::Error, message, Some(context))),
                     )
                 }
                 _ => {
                     report.completed += 1;
-                    let line = self.config.lifecycle_log.then(|| {
-                        (
-                            Level::Info,
-                            format!("Completed in {}", human_duration(elapsed)),
-                            None,
-                        )
-                    });
-                    (
-                        Transition::Complete {
-                            result: None,
-                            message: "Completed".into(),
-                        },
-                        Status::Completed,
-                        line,
-                    )
+                    let line = self
+                        .config
+                        .lifecycle_log
+                        .then(|| (Level::Info, format!("Completed in {}", human_duration(elapsed)), None));
+                    (Transition::Complete { result: None, message: "Completed".into() }, Status::Completed, line)
                 }
             }
         };
@@ -371,12 +321,7 @@ impl Engine {
         let lease = claim.lease;
         drop(registry);
         let entries = entry
-            .map(|(level, message, context)| LogEntry {
-                time: to_rfc3339(now),
-                level,
-                message,
-                context,
-            })
+            .map(|(level, message, context)| LogEntry { time: to_rfc3339(now), level, message, context })
             .into_iter()
             .collect();
         self.buffered.lock().push(Settled {
@@ -404,10 +349,7 @@ impl Engine {
                 .iter()
                 .filter_map(|t| registry.claims.get(&t.id))
                 .filter(|c| c.phase == Phase::Waiting)
-                .map(|c| Finish {
-                    lease: c.lease,
-                    transition: Transition::Release,
-                })
+                .map(|c| Finish { lease: c.lease, transition: Transition::Release })
                 .collect()
         };
         let applied = self.runtime()?.store.finish(&leases, now_ms())?;
@@ -435,10 +377,6 @@ fn human_duration(d: Duration) -> String {
     } else if ms < 60_000.0 {
         format!("{:.1} s", ms / 1000.0)
     } else {
-        format!(
-            "{}m {:02}s",
-            (ms / 60_000.0) as i64,
-            ((ms / 1000.0) as i64) % 60
-        )
+        format!("{}m {:02}s", (ms / 60_000.0) as i64, ((ms / 1000.0) as i64) % 60)
     }
 }

@@ -15,33 +15,20 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            base_ms: 10_000,
-            factor: 2.0,
-            max_ms: 3_600_000,
-            jitter: 0.2,
-        }
+        RetryPolicy { base_ms: 10_000, factor: 2.0, max_ms: 3_600_000, jitter: 0.2 }
     }
 }
 
 impl RetryPolicy {
     pub fn validate(&self) -> Result<()> {
         if self.base_ms < 0 || self.max_ms < 0 {
-            return Err(Error::Config(
-                "backoff base and max must not be negative".into(),
-            ));
+            return Err(Error::Config("backoff base and max must not be negative".into()));
         }
         if !(1.0..=10.0).contains(&self.factor) {
-            return Err(Error::Config(format!(
-                "backoff factor must be between 1 and 10, got {}",
-                self.factor
-            )));
+            return Err(Error::Config(format!("backoff factor must be between 1 and 10, got {}", self.factor)));
         }
         if !(0.0..=1.0).contains(&self.jitter) {
-            return Err(Error::Config(format!(
-                "backoff jitter must be between 0 and 1, got {}",
-                self.jitter
-            )));
+            return Err(Error::Config(format!("backoff jitter must be between 0 and 1, got {}", self.jitter)));
         }
         Ok(())
     }
@@ -72,29 +59,15 @@ mod tests {
 
     #[test]
     fn grows_exponentially_and_caps() {
-        let p = RetryPolicy {
-            base_ms: 1000,
-            factor: 2.0,
-            max_ms: 5000,
-            jitter: 0.0,
-        };
+        let p = RetryPolicy { base_ms: 1000, factor: 2.0, max_ms: 5000, jitter: 0.0 };
         let delays: Vec<i64> = (1..=5).map(|a| p.delay_ms(a)).collect();
         assert_eq!(delays, [1000, 2000, 4000, 5000, 5000]);
-        assert_eq!(
-            p.base_delay_ms(10_000),
-            5000,
-            "huge attempt counts must not overflow"
-        );
+        assert_eq!(p.base_delay_ms(10_000), 5000, "huge attempt counts must not overflow");
     }
 
     #[test]
     fn jitter_stays_within_bounds_and_varies() {
-        let p = RetryPolicy {
-            base_ms: 10_000,
-            factor: 2.0,
-            max_ms: 3_600_000,
-            jitter: 0.2,
-        };
+        let p = RetryPolicy { base_ms: 10_000, factor: 2.0, max_ms: 3_600_000, jitter: 0.2 };
         assert_eq!(p.delay_ms_with(1, 0.0), 8000);
         assert_eq!(p.delay_ms_with(1, 0.5), 10_000);
         assert!(p.delay_ms_with(1, 0.999_999) <= 12_000);
@@ -105,30 +78,9 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        assert!(
-            RetryPolicy {
-                factor: 0.5,
-                ..Default::default()
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            RetryPolicy {
-                jitter: 2.0,
-                ..Default::default()
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            RetryPolicy {
-                base_ms: -1,
-                ..Default::default()
-            }
-            .validate()
-            .is_err()
-        );
+        assert!(RetryPolicy { factor: 0.5, ..Default::default() }.validate().is_err());
+        assert!(RetryPolicy { jitter: 2.0, ..Default::default() }.validate().is_err());
+        assert!(RetryPolicy { base_ms: -1, ..Default::default() }.validate().is_err());
         assert!(RetryPolicy::default().validate().is_ok());
     }
 }

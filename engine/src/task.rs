@@ -28,14 +28,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
-        Status::Pending,
-        Status::Preparing,
-        Status::Running,
-        Status::Completed,
-        Status::Cancelled,
-        Status::Failed,
-    ];
+    pub const ALL: [Status; 6] =
+        [Status::Pending, Status::Preparing, Status::Running, Status::Completed, Status::Cancelled, Status::Failed];
 
     pub fn code(self) -> i64 {
         match self {
@@ -78,9 +72,7 @@ impl Status {
         if let Ok(code) = text.trim().parse::<i64>() {
             return Some(Status::from_code(code)).filter(|s| !matches!(s, Status::Other(_)));
         }
-        Status::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(text.trim()))
+        Status::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(text.trim()))
     }
 
     /// Completed, cancelled and failed tasks never run again on their own.
@@ -207,23 +199,17 @@ impl NewTask {
         validate_name("action", &self.action)?;
         if let Some(n) = self.max_attempts {
             if !(1..=MAX_ATTEMPTS_LIMIT).contains(&n) {
-                return Err(Error::invalid(format!(
-                    "maxAttempts must be between 1 and {MAX_ATTEMPTS_LIMIT}, got {n}"
-                )));
+                return Err(Error::invalid(format!("maxAttempts must be between 1 and {MAX_ATTEMPTS_LIMIT}, got {n}")));
             }
         }
         if let Some(at) = self.available_at {
             if !(0..=253_402_300_799_000).contains(&at) {
-                return Err(Error::invalid(
-                    "availableAt must be a time between 1970 and 9999",
-                ));
+                return Err(Error::invalid("availableAt must be a time between 1970 and 9999"));
             }
         }
         if let Some(user) = self.started_by {
             if user < 0 {
-                return Err(Error::invalid(format!(
-                    "userId must not be negative, got {user}"
-                )));
+                return Err(Error::invalid(format!("userId must not be negative, got {user}")));
             }
         }
         Ok(())
@@ -236,14 +222,10 @@ pub fn validate_name(what: &str, value: &str) -> Result<()> {
         return Err(Error::invalid(format!("{what} must not be empty")));
     }
     if value.len() > MAX_NAME_LEN {
-        return Err(Error::invalid(format!(
-            "{what} is {} bytes long; the limit is {MAX_NAME_LEN}",
-            value.len()
-        )));
+        return Err(Error::invalid(format!("{what} is {} bytes long; the limit is {MAX_NAME_LEN}", value.len())));
     }
-    if let Some(c) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/' | '\\')))
+    if let Some(c) =
+        value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/' | '\\')))
     {
         return Err(Error::invalid(format!(
             "{what} \"{}\" contains '{}': use letters, digits and _ - . : / \\ only",
@@ -256,13 +238,10 @@ pub fn validate_name(what: &str, value: &str) -> Result<()> {
 
 /// Encodes a JSON value for storage, refusing values over [`MAX_JSON_BYTES`].
 pub fn encode_json(what: &str, value: &Value) -> Result<String> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| Error::invalid(format!("{what} cannot be stored as JSON: {e}")))?;
+    let text =
+        serde_json::to_string(value).map_err(|e| Error::invalid(format!("{what} cannot be stored as JSON: {e}")))?;
     if text.len() > MAX_JSON_BYTES {
-        return Err(Error::invalid(format!(
-            "{what} is {} bytes as JSON; the limit is {MAX_JSON_BYTES}",
-            text.len()
-        )));
+        return Err(Error::invalid(format!("{what} is {} bytes as JSON; the limit is {MAX_JSON_BYTES}", text.len())));
     }
     Ok(text)
 }
@@ -286,16 +265,8 @@ mod tests {
     #[test]
     fn priorities_parse_and_rank() {
         assert_eq!(Priority::parse(" HIGH ").unwrap(), Priority::High);
-        assert!(
-            Priority::parse("urgent")
-                .unwrap_err()
-                .to_string()
-                .contains("unknown priority")
-        );
-        assert!(
-            Priority::High.rank() > Priority::Normal.rank()
-                && Priority::Normal.rank() > Priority::Low.rank()
-        );
+        assert!(Priority::parse("urgent").unwrap_err().to_string().contains("unknown priority"));
+        assert!(Priority::High.rank() > Priority::Normal.rank() && Priority::Normal.rank() > Priority::Low.rank());
         assert_eq!(Priority::from_stored("weird"), Priority::Normal);
     }
 

@@ -8,10 +8,7 @@ pub type Millis = i64;
 
 /// The current time.
 pub fn now_ms() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Formats `ms` as `YYYY-MM-DD HH:MM:SS` (UTC), the format of the legacy timestamp columns.
@@ -20,12 +17,7 @@ pub fn to_sql_text(ms: Millis) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
 /// Formats `ms` as RFC 3339 with microseconds, used in log lines and progress snapshots.
@@ -41,15 +33,8 @@ pub fn parse_sql_text(text: &str) -> Option<Millis> {
     if b.len() < 19 {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        std::str::from_utf8(&b[range]).ok()?.parse().ok()
-    };
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b' ' || b[10] == b'T')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    let num = |range: std::ops::Range<usize>| -> Option<i64> { std::str::from_utf8(&b[range]).ok()?.parse().ok() };
+    if b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') || b[13] != b':' || b[16] != b':' {
         return None;
     }
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -59,11 +44,7 @@ pub fn parse_sql_text(text: &str) -> Option<Millis> {
     }
     let mut ms = 0;
     if b.len() > 20 && b[19] == b'.' {
-        let frac: String = text.trim()[20..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .take(3)
-            .collect();
+        let frac: String = text.trim()[20..].chars().take_while(char::is_ascii_digit).take(3).collect();
         if !frac.is_empty() {
             ms = frac.parse::<i64>().ok()? * 10_i64.pow(3 - frac.len() as u32);
         }
@@ -92,15 +73,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
 }
 
 #[cfg(test)]
@@ -109,19 +82,9 @@ mod tests {
 
     #[test]
     fn formats_and_parses_round_trip() {
-        for ms in [
-            0,
-            951_782_400_000,
-            1_700_000_000_123,
-            4_102_444_799_000,
-            -86_400_000,
-        ] {
+        for ms in [0, 951_782_400_000, 1_700_000_000_123, 4_102_444_799_000, -86_400_000] {
             let text = to_sql_text(ms);
-            assert_eq!(
-                parse_sql_text(&text),
-                Some(ms - ms.rem_euclid(1000)),
-                "{text}"
-            );
+            assert_eq!(parse_sql_text(&text), Some(ms - ms.rem_euclid(1000)), "{text}");
         }
         assert_eq!(to_sql_text(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(to_rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
@@ -129,21 +92,9 @@ mod tests {
 
     #[test]
     fn parses_fractions_and_rejects_garbage() {
-        assert_eq!(
-            parse_sql_text("2023-11-14 22:13:20.5"),
-            Some(1_700_000_000_500)
-        );
-        assert_eq!(
-            parse_sql_text("2023-11-14T22:13:20.123456Z"),
-            Some(1_700_000_000_123)
-        );
-        for bad in [
-            "",
-            "yesterday",
-            "2023-13-01 00:00:00",
-            "2023-11-14",
-            "2023/11/14 22:13:20",
-        ] {
+        assert_eq!(parse_sql_text("2023-11-14 22:13:20.5"), Some(1_700_000_000_500));
+        assert_eq!(parse_sql_text("2023-11-14T22:13:20.123456Z"), Some(1_700_000_000_123));
+        for bad in ["", "yesterday", "2023-13-01 00:00:00", "2023-11-14", "2023/11/14 22:13:20"] {
             assert_eq!(parse_sql_text(bad), None, "{bad}");
         }
     }

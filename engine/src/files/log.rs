@@ -76,12 +76,7 @@ impl LogEntry {
             None | Some("") => None,
             Some(json) => Some(serde_json::from_str(json).ok()?),
         };
-        Some(LogEntry {
-            time,
-            level,
-            message,
-            context,
-        })
+        Some(LogEntry { time, level, message, context })
     }
 }
 
@@ -128,14 +123,10 @@ pub fn read_tail(path: &Path, level: Option<Level>, limit: usize) -> Result<Vec<
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(Error::storage(
-                format!("cannot read log file {}", path.display()),
-                e,
-            ));
+            return Err(Error::storage(format!("cannot read log file {}", path.display()), e));
         }
     };
-    let io =
-        |e: std::io::Error| Error::storage(format!("cannot read log file {}", path.display()), e);
+    let io = |e: std::io::Error| Error::storage(format!("cannot read log file {}", path.display()), e);
     let mut pos = file.seek(SeekFrom::End(0)).map_err(io)?;
     let mut found: Vec<LogEntry> = Vec::new();
     // Bytes of an unfinished line carried to the next (earlier) chunk.
@@ -148,13 +139,8 @@ pub fn read_tail(path: &Path, level: Option<Level>, limit: usize) -> Result<Vec<
         buf.extend_from_slice(&carry);
         pos = start;
         // Everything before the first newline may continue in the previous chunk.
-        let first_complete = if pos == 0 {
-            0
-        } else {
-            buf.iter()
-                .position(|&b| b == b'\n')
-                .map_or(buf.len(), |i| i + 1)
-        };
+        let first_complete =
+            if pos == 0 { 0 } else { buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1) };
         carry = buf[..first_complete].to_vec();
         let complete = &buf[first_complete..];
         for raw in complete.split(|&b| b == b'\n').rev() {
@@ -205,11 +191,7 @@ mod tests {
         let path = dir.path().join("1.log");
         let mut text = String::new();
         for i in 0..5000 {
-            let level = if i % 10 == 0 {
-                Level::Error
-            } else {
-                Level::Info
-            };
+            let level = if i % 10 == 0 { Level::Error } else { Level::Info };
             text.push_str(&entry(i, level).to_line());
         }
         text.push_str("garbage line without tabs\n");
@@ -223,9 +205,6 @@ mod tests {
         assert_eq!(errors.len(), 500);
         assert_eq!(errors[0].message, "line 0");
         assert_eq!(errors[499].message, "line 4990");
-        assert_eq!(
-            read_tail(&dir.path().join("missing.log"), None, 10).unwrap(),
-            vec![]
-        );
+        assert_eq!(read_tail(&dir.path().join("missing.log"), None, 10).unwrap(), vec![]);
     }
 }

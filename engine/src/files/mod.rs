@@ -27,25 +27,13 @@ pub struct Files {
 impl Files {
     /// Uses `dir`, creating it if needed, and fails unless files can be created in it.
     pub fn open(dir: &Path) -> Result<Files> {
-        fs::create_dir_all(dir).map_err(|e| {
-            Error::storage(
-                format!("cannot create storage directory {}", dir.display()),
-                e,
-            )
-        })?;
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::storage(format!("cannot create storage directory {}", dir.display()), e))?;
         let probe = dir.join(format!(".stask-probe-{}", std::process::id()));
         File::create(&probe)
             .and_then(|_| fs::remove_file(&probe))
-            .map_err(|e| {
-                Error::storage(
-                    format!("storage directory {} is not writable", dir.display()),
-                    e,
-                )
-            })?;
-        Ok(Files {
-            dir: dir.to_path_buf(),
-            open_logs: Mutex::new(Vec::new()),
-        })
+            .map_err(|e| Error::storage(format!("storage directory {} is not writable", dir.display()), e))?;
+        Ok(Files { dir: dir.to_path_buf(), open_logs: Mutex::new(Vec::new()) })
     }
 
     pub fn dir(&self) -> &Path {
@@ -63,15 +51,11 @@ impl Files {
     /// Replaces the snapshot atomically: readers see the old file or the new one, never half.
     pub fn write_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
         let path = self.snapshot_path(snapshot.id);
-        let tmp = self
-            .dir
-            .join(format!(".{}.json.{}.tmp", snapshot.id, std::process::id()));
-        fs::write(&tmp, snapshot.to_json())
-            .and_then(|_| fs::rename(&tmp, &path))
-            .map_err(|e| {
-                let _ = fs::remove_file(&tmp);
-                Error::storage(format!("cannot write progress file {}", path.display()), e)
-            })
+        let tmp = self.dir.join(format!(".{}.json.{}.tmp", snapshot.id, std::process::id()));
+        fs::write(&tmp, snapshot.to_json()).and_then(|_| fs::rename(&tmp, &path)).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::storage(format!("cannot write progress file {}", path.display()), e)
+        })
     }
 
     pub fn has_snapshot(&self, id: i64) -> bool {
@@ -82,14 +66,11 @@ impl Files {
     pub fn read_snapshot(&self, id: i64) -> Result<Option<serde_json::Value>> {
         let path = self.snapshot_path(id);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::storage(format!("progress file {} is corrupt", path.display()), e)
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::storage(format!("progress file {} is corrupt", path.display()), e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::storage(
-                format!("cannot read progress file {}", path.display()),
-                e,
-            )),
+            Err(e) => Err(Error::storage(format!("cannot read progress file {}", path.display()), e)),
         }
     }
 
@@ -105,9 +86,7 @@ impl Files {
                     .create(true)
                     .append(true)
                     .open(&path)
-                    .map_err(|e| {
-                        Error::storage(format!("cannot open log file {}", path.display()), e)
-                    })?;
+                    .map_err(|e| Error::storage(format!("cannot open log file {}", path.display()), e))?;
                 if open.len() >= OPEN_LOGS {
                     open.remove(0);
                 }
@@ -116,12 +95,8 @@ impl Files {
             }
         };
         let file = &mut open[pos].1;
-        file.write_all(line.as_bytes()).map_err(|e| {
-            Error::storage(
-                format!("cannot write log file {}", self.log_path(id).display()),
-                e,
-            )
-        })
+        file.write_all(line.as_bytes())
+            .map_err(|e| Error::storage(format!("cannot write log file {}", self.log_path(id).display()), e))
     }
 
     /// The last `limit` entries, oldest first, optionally only those of one level.
@@ -137,10 +112,7 @@ impl Files {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    return Err(Error::storage(
-                        format!("cannot delete {}", path.display()),
-                        e,
-                    ));
+                    return Err(Error::storage(format!("cannot delete {}", path.display()), e));
                 }
             }
         }

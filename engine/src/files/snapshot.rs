@@ -41,10 +41,7 @@ impl Snapshot {
         map.insert("max_attempts".into(), json!(self.max_attempts));
         map.insert("started_at".into(), json!(self.started_at.map(to_rfc3339)));
         map.insert("updated_at".into(), json!(to_rfc3339(self.updated_at)));
-        map.insert(
-            "finished_at".into(),
-            json!(self.finished_at.map(to_rfc3339)),
-        );
+        map.insert("finished_at".into(), json!(self.finished_at.map(to_rfc3339)));
         Value::Object(map)
     }
 

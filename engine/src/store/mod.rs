@@ -35,16 +35,9 @@ pub struct ClaimRequest<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     /// Done. `result` is JSON text.
-    Complete {
-        result: Option<String>,
-        message: String,
-    },
+    Complete { result: Option<String>, message: String },
     /// The attempt failed and attempts remain: pending again, not before `available_at`.
-    Retry {
-        error: String,
-        message: String,
-        available_at: Millis,
-    },
+    Retry { error: String, message: String, available_at: Millis },
     /// The last attempt failed, or the worker failed it on purpose.
     Fail { error: String, message: String },
     /// The worker stopped because a cancel was requested.
@@ -125,23 +118,11 @@ pub trait Store: Send {
     /// Reports lost leases and requested cancels without extending anything (read only).
     fn inspect(&mut self, leases: &[Lease]) -> Result<Renewal>;
     /// Records coarse progress on a claimed task. `false` when the lease was lost.
-    fn save_progress(
-        &mut self,
-        lease: Lease,
-        progress: i64,
-        message: Option<&str>,
-        now: Millis,
-    ) -> Result<bool>;
+    fn save_progress(&mut self, lease: Lease, progress: i64, message: Option<&str>, now: Millis) -> Result<bool>;
     /// Applies transitions to claimed tasks in one transaction; `false` for each lost lease.
     fn finish(&mut self, batch: &[Finish], now: Millis) -> Result<Vec<bool>>;
     /// Completes a task nobody has claimed (pending).
-    fn complete_pending(
-        &mut self,
-        id: i64,
-        result: Option<&str>,
-        message: &str,
-        now: Millis,
-    ) -> Result<bool>;
+    fn complete_pending(&mut self, id: i64, result: Option<&str>, message: &str, now: Millis) -> Result<bool>;
     /// Fails a task nobody has claimed (pending).
     fn fail_pending(&mut self, id: i64, message: &str, now: Millis) -> Result<bool>;
     fn cancel(&mut self, id: i64, now: Millis) -> Result<Option<CancelOutcome>>;

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
-    params_from_iter,
+    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter,
 };
 use serde_json::Value;
 
@@ -14,8 +13,8 @@ use crate::config::{Backend, Config};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::store::{
-    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store,
-    Transition, sqlite_schema,
+    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Transition,
+    sqlite_schema,
 };
 use crate::task::{NewTask, Priority, Status, Task, encode_json};
 use crate::time::{Millis, parse_sql_text, to_sql_text};
@@ -158,15 +157,10 @@ impl SqliteStore {
     pub fn open(config: &Config) -> Result<SqliteStore> {
         let conn = match &config.backend {
             Backend::SqliteFile(path) => {
-                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_CREATE
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                Connection::open_with_flags(path, flags).map_err(|e| {
-                    Error::Config(format!(
-                        "cannot open SQLite database {}: {e}",
-                        path.display()
-                    ))
-                })?
+                let flags =
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                Connection::open_with_flags(path, flags)
+                    .map_err(|e| Error::Config(format!("cannot open SQLite database {}: {e}", path.display())))?
             }
             Backend::SqliteMemory => Connection::open_in_memory()?,
         };
@@ -174,12 +168,7 @@ impl SqliteStore {
         if let Backend::SqliteFile(path) = &config.backend {
             let mode: String = conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-                .map_err(|e| {
-                    Error::Config(format!(
-                        "cannot use SQLite database {}: {e}",
-                        path.display()
-                    ))
-                })?;
+                .map_err(|e| Error::Config(format!("cannot use SQLite database {}: {e}", path.display())))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::Config(format!(
                     "SQLite database {} cannot use WAL mode (got {mode}); is it on a network file system?",
@@ -189,11 +178,7 @@ impl SqliteStore {
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")?;
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(SqliteStore {
-            conn,
-            sql: Sql::new(config),
-            config: config.clone(),
-        })
+        Ok(SqliteStore { conn, sql: Sql::new(config), config: config.clone() })
     }
 }
 
@@ -206,10 +191,7 @@ fn read_task(row: &Row<'_>) -> rusqlite::Result<Task> {
     let meta: Option<String> = row.get(5)?;
     let result: Option<String> = row.get(10)?;
     let legacy_time = |i: usize| -> rusqlite::Result<Option<Millis>> {
-        Ok(row
-            .get::<_, Option<String>>(i)?
-            .as_deref()
-            .and_then(parse_sql_text))
+        Ok(row.get::<_, Option<String>>(i)?.as_deref().and_then(parse_sql_text))
     };
     Ok(Task {
         id: row.get(0)?,
@@ -217,9 +199,7 @@ fn read_task(row: &Row<'_>) -> rusqlite::Result<Task> {
         action: row.get(2)?,
         status: Status::from_code(row.get(3)?),
         priority: Priority::from_stored(&row.get::<_, String>(4)?),
-        data: meta
-            .map(|m| decode_json(&m))
-            .unwrap_or_else(|| Value::Array(Vec::new())),
+        data: meta.map(|m| decode_json(&m)).unwrap_or_else(|| Value::Array(Vec::new())),
         progress: row.get(6)?,
         attempts: row.get(7)?,
         max_attempts: row.get(8)?,
@@ -246,11 +226,7 @@ fn decode_json(text: &str) -> Value {
 
 fn sort_claimed(tasks: &mut [Task]) {
     tasks.sort_by(|a, b| {
-        b.priority
-            .rank()
-            .cmp(&a.priority.rank())
-            .then(a.available_at.cmp(&b.available_at))
-            .then(a.id.cmp(&b.id))
+        b.priority.rank().cmp(&a.priority.rank()).then(a.available_at.cmp(&b.available_at)).then(a.id.cmp(&b.id))
     });
 }
 
@@ -262,10 +238,7 @@ impl Store for SqliteStore {
     fn insert(&mut self, tasks: &[NewTask], now: Millis) -> Result<Vec<Task>> {
         let default_attempts = self.config.max_attempts;
         // Encode everything before touching the database: bad input writes nothing.
-        let encoded = tasks
-            .iter()
-            .map(|t| encode_json("data", &t.data))
-            .collect::<Result<Vec<_>>>()?;
+        let encoded = tasks.iter().map(|t| encode_json("data", &t.data)).collect::<Result<Vec<_>>>()?;
         let now_text = to_sql_text(now);
         let created = now - now.rem_euclid(1000);
         let tx = immediate(&mut self.conn)?;
@@ -324,27 +297,20 @@ impl Store for SqliteStore {
 
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Task>> {
         let now_text = to_sql_text(req.now);
-        let filter = (!req.identifiers.is_empty())
-            .then(|| serde_json::to_string(req.identifiers).unwrap_or_default());
+        let filter = (!req.identifiers.is_empty()).then(|| serde_json::to_string(req.identifiers).unwrap_or_default());
         let tx = immediate(&mut self.conn)?;
         let mut tasks = {
             let limit = req.limit as i64;
             match &filter {
                 None => {
                     let mut stmt = tx.prepare_cached(&self.sql.claim)?;
-                    stmt.query_map(
-                        params![req.owner, req.lease_until, req.now, now_text, limit],
-                        read_task,
-                    )?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    stmt.query_map(params![req.owner, req.lease_until, req.now, now_text, limit], read_task)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
                 }
                 Some(list) => {
                     let mut stmt = tx.prepare_cached(&self.sql.claim_for)?;
-                    stmt.query_map(
-                        params![req.owner, req.lease_until, req.now, now_text, limit, list],
-                        read_task,
-                    )?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    stmt.query_map(params![req.owner, req.lease_until, req.now, now_text, limit, list], read_task)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
                 }
             }
         };
@@ -374,9 +340,7 @@ impl Store for SqliteStore {
         for (id, fence, attempts, max_attempts, cancel_requested, owner) in expired {
             let who = owner.as_deref().unwrap_or("an unknown worker");
             let (status, available_at, changed) = if cancel_requested {
-                let msg = format!(
-                    "Cancelled: the worker ({who}) stopped responding before it could stop the task"
-                );
+                let msg = format!("Cancelled: the worker ({who}) stopped responding before it could stop the task");
                 let n = tx
                     .prepare_cached(&self.sql.rescue_to_cancelled)?
                     .execute(params![id, fence, now_text, msg, now])?;
@@ -385,9 +349,8 @@ impl Store for SqliteStore {
                 let msg = format!(
                     "Failed: the worker ({who}) stopped responding (lease expired) on the last attempt ({attempts}/{max_attempts})"
                 );
-                let n = tx
-                    .prepare_cached(&self.sql.rescue_to_failed)?
-                    .execute(params![id, fence, now_text, msg, now])?;
+                let n =
+                    tx.prepare_cached(&self.sql.rescue_to_failed)?.execute(params![id, fence, now_text, msg, now])?;
                 (Status::Failed, None, n)
             } else {
                 let at = now + retry.delay_ms(attempts);
@@ -400,14 +363,7 @@ impl Store for SqliteStore {
                 (Status::Pending, Some(at), n)
             };
             if changed == 1 {
-                rescued.push(Rescued {
-                    id,
-                    status,
-                    attempts,
-                    max_attempts,
-                    previous_owner: owner,
-                    available_at,
-                });
+                rescued.push(Rescued { id, status, attempts, max_attempts, previous_owner: owner, available_at });
             }
         }
         tx.commit()?;
@@ -424,9 +380,7 @@ impl Store for SqliteStore {
             let mut stmt = tx.prepare_cached(&self.sql.renew)?;
             for lease in leases {
                 match stmt
-                    .query_row(params![lease.id, lease.fence, lease_until, now], |r| {
-                        r.get::<_, i64>(0)
-                    })
+                    .query_row(params![lease.id, lease.fence, lease_until, now], |r| r.get::<_, i64>(0))
                     .optional()?
                 {
                     None => renewal.lost.push(lease.id),
@@ -444,17 +398,11 @@ impl Store for SqliteStore {
         if leases.is_empty() {
             return Ok(renewal);
         }
-        let ids = serde_json::to_string(&leases.iter().map(|l| l.id).collect::<Vec<_>>())
-            .unwrap_or_default();
+        let ids = serde_json::to_string(&leases.iter().map(|l| l.id).collect::<Vec<_>>()).unwrap_or_default();
         let mut stmt = self.conn.prepare_cached(&self.sql.inspect)?;
         let rows = stmt
             .query_map([ids], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         for lease in leases {
@@ -470,23 +418,15 @@ impl Store for SqliteStore {
         Ok(renewal)
     }
 
-    fn save_progress(
-        &mut self,
-        lease: Lease,
-        progress: i64,
-        message: Option<&str>,
-        now: Millis,
-    ) -> Result<bool> {
+    fn save_progress(&mut self, lease: Lease, progress: i64, message: Option<&str>, now: Millis) -> Result<bool> {
         let tx = immediate(&mut self.conn)?;
-        let n = tx
-            .prepare_cached(&self.sql.save_progress)?
-            .execute(params![
-                lease.id,
-                lease.fence,
-                progress,
-                message,
-                to_sql_text(now)
-            ])?;
+        let n = tx.prepare_cached(&self.sql.save_progress)?.execute(params![
+            lease.id,
+            lease.fence,
+            progress,
+            message,
+            to_sql_text(now)
+        ])?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -504,23 +444,18 @@ impl Store for SqliteStore {
                 Transition::Complete { result, message } => tx
                     .prepare_cached(&self.sql.complete_claimed)?
                     .execute(params![id, fence, result, message, now_text])?,
-                Transition::Retry {
-                    error,
-                    message,
-                    available_at,
-                } => tx
+                Transition::Retry { error, message, available_at } => tx
                     .prepare_cached(&self.sql.retry_claimed)?
                     .execute(params![id, fence, available_at, error, message, now_text])?,
                 Transition::Fail { error, message } => {
-                    tx.prepare_cached(&self.sql.fail_claimed)?
-                        .execute(params![id, fence, error, message, now_text])?
+                    tx.prepare_cached(&self.sql.fail_claimed)?.execute(params![id, fence, error, message, now_text])?
                 }
-                Transition::Cancel { message } => tx
-                    .prepare_cached(&self.sql.cancel_claimed)?
-                    .execute(params![id, fence, message, now_text])?,
-                Transition::Release => tx
-                    .prepare_cached(&self.sql.release_claimed)?
-                    .execute(params![id, fence, now_text])?,
+                Transition::Cancel { message } => {
+                    tx.prepare_cached(&self.sql.cancel_claimed)?.execute(params![id, fence, message, now_text])?
+                }
+                Transition::Release => {
+                    tx.prepare_cached(&self.sql.release_claimed)?.execute(params![id, fence, now_text])?
+                }
             };
             applied.push(n == 1);
         }
@@ -528,28 +463,17 @@ impl Store for SqliteStore {
         Ok(applied)
     }
 
-    fn complete_pending(
-        &mut self,
-        id: i64,
-        result: Option<&str>,
-        message: &str,
-        now: Millis,
-    ) -> Result<bool> {
+    fn complete_pending(&mut self, id: i64, result: Option<&str>, message: &str, now: Millis) -> Result<bool> {
         let tx = immediate(&mut self.conn)?;
-        let n = tx
-            .prepare_cached(&self.sql.complete_pending)?
-            .execute(params![id, result, message, to_sql_text(now)])?;
+        let n =
+            tx.prepare_cached(&self.sql.complete_pending)?.execute(params![id, result, message, to_sql_text(now)])?;
         tx.commit()?;
         Ok(n == 1)
     }
 
     fn fail_pending(&mut self, id: i64, message: &str, now: Millis) -> Result<bool> {
         let tx = immediate(&mut self.conn)?;
-        let n = tx.prepare_cached(&self.sql.fail_pending)?.execute(params![
-            id,
-            message,
-            to_sql_text(now)
-        ])?;
+        let n = tx.prepare_cached(&self.sql.fail_pending)?.execute(params![id, message, to_sql_text(now)])?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -557,17 +481,9 @@ impl Store for SqliteStore {
     fn cancel(&mut self, id: i64, now: Millis) -> Result<Option<CancelOutcome>> {
         let now_text = to_sql_text(now);
         let tx = immediate(&mut self.conn)?;
-        let outcome = if tx
-            .prepare_cached(&self.sql.cancel_pending)?
-            .execute(params![id, now_text])?
-            == 1
-        {
+        let outcome = if tx.prepare_cached(&self.sql.cancel_pending)?.execute(params![id, now_text])? == 1 {
             Some(CancelOutcome::Cancelled)
-        } else if tx
-            .prepare_cached(&self.sql.request_cancel)?
-            .execute(params![id, now_text])?
-            == 1
-        {
+        } else if tx.prepare_cached(&self.sql.request_cancel)?.execute(params![id, now_text])? == 1 {
             Some(CancelOutcome::Requested)
         } else {
             tx.prepare_cached(&self.sql.find)?
@@ -581,9 +497,7 @@ impl Store for SqliteStore {
 
     fn retry(&mut self, id: i64, now: Millis) -> Result<bool> {
         let tx = immediate(&mut self.conn)?;
-        let n = tx
-            .prepare_cached(&self.sql.retry_finished)?
-            .execute(params![id, now, to_sql_text(now)])?;
+        let n = tx.prepare_cached(&self.sql.retry_finished)?.execute(params![id, now, to_sql_text(now)])?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -591,19 +505,15 @@ impl Store for SqliteStore {
     fn stats(&mut self) -> Result<Stats> {
         let t = &self.sql.tasks;
         let mut stats = Stats::default();
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT status, COUNT(*) FROM {t} GROUP BY status ORDER BY status"
-        ))?;
-        stats.by_status = stmt
-            .query_map([], |r| Ok((Status::from_code(r.get(0)?), r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt =
+            self.conn.prepare_cached(&format!("SELECT status, COUNT(*) FROM {t} GROUP BY status ORDER BY status"))?;
+        stats.by_status =
+            stmt.query_map([], |r| Ok((Status::from_code(r.get(0)?), r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT identifier, status, COUNT(*) FROM {t} GROUP BY identifier, status ORDER BY identifier, status"
         ))?;
         stats.by_identifier = stmt
-            .query_map([], |r| {
-                Ok((r.get(0)?, Status::from_code(r.get(1)?), r.get(2)?))
-            })?
+            .query_map([], |r| Ok((r.get(0)?, Status::from_code(r.get(1)?), r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(stats)
     }
@@ -614,7 +524,7 @@ impl Store for SqliteStore {
         let tx = immediate(&mut self.conn)?;
         let ids: Vec<i64> = tx
             .prepare_cached(&format!(
-                "SELECT id FROM {t} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at < ?1"
+                "SELECT id FROM {t} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at <= ?1"
             ))?
             .query_map([&before_text], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;

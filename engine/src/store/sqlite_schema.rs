@@ -33,17 +33,11 @@ pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport
         "CREATE TABLE IF NOT EXISTS \"{schema}\" (version INTEGER NOT NULL, applied_at DATETIME NULL)"
     ))?;
     let from_version: i64 = tx
-        .query_row(&format!("SELECT MAX(version) FROM \"{schema}\""), [], |r| {
-            r.get::<_, Option<i64>>(0)
-        })?
+        .query_row(&format!("SELECT MAX(version) FROM \"{schema}\""), [], |r| r.get::<_, Option<i64>>(0))?
         .unwrap_or(0);
     if from_version >= LATEST_VERSION {
         tx.commit()?;
-        return Ok(MigrationReport {
-            from_version,
-            to_version: from_version,
-            upgraded_upstream: false,
-        });
+        return Ok(MigrationReport { from_version, to_version: from_version, upgraded_upstream: false });
     }
 
     let upstream_tasks = table_exists(&tx, &tasks)?;
@@ -86,9 +80,7 @@ pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport
     let mut added = Vec::new();
     for (name, definition) in TASK_COLUMNS_V1 {
         if !existing.iter().any(|c| c.eq_ignore_ascii_case(name)) {
-            tx.execute_batch(&format!(
-                "ALTER TABLE \"{tasks}\" ADD COLUMN {name} {definition}"
-            ))?;
+            tx.execute_batch(&format!("ALTER TABLE \"{tasks}\" ADD COLUMN {name} {definition}"))?;
             added.push(*name);
         }
     }
@@ -137,19 +129,13 @@ fn backfill_upstream_rows(conn: &Connection, tasks: &str) -> Result<()> {
 
 fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [name],
-            |_| Ok(()),
-        )
+        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |_| Ok(()))
         .optional()?
         .is_some())
 }
 
 fn column_names(conn: &Connection, table: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
-    let names = stmt
-        .query_map([], |row| row.get::<_, String>(1))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let names = stmt.query_map([], |row| row.get::<_, String>(1))?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(names)
 }
