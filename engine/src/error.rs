@@ -57,6 +57,10 @@ impl Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
-        Error::Database(err.to_string())
+        let text = err.to_string();
+        if text.contains("no such table") {
+            return Error::Database(format!("{text}: the sTask tables do not exist yet; run migrate() first"));
+        }
+        Error::Database(text)
     }
 }

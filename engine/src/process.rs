@@ -98,6 +98,8 @@ impl Engine {
         F: FnMut(&Task) -> Outcome,
     {
         let mut report = ProcessReport::default();
+        // Rescue even when asked to run nothing: `limit = 0` is "just recover lost tasks".
+        report.rescued += self.rescue_due()?;
         let mut batch_size = 1usize;
         while report.handled() + report.released < options.limit || (report.claimed == 0 && options.limit > 0) {
             let remaining = options.limit.saturating_sub(report.handled());

@@ -28,7 +28,7 @@ impl Files {
     /// Uses `dir`, creating it if needed, and fails unless files can be created in it.
     pub fn open(dir: &Path) -> Result<Files> {
         fs::create_dir_all(dir)
-            .map_err(|e| Error::storage(format!("cannot create storage directory {}", dir.display()), e))?;
+            .map_err(|e| Error::storage(format!("storage directory {} cannot be created", dir.display()), e))?;
         let probe = dir.join(format!(".stask-probe-{}", std::process::id()));
         File::create(&probe)
             .and_then(|_| fs::remove_file(&probe))

@@ -1,0 +1,315 @@
+//! `STask\Engine`: the native API. Each method is a thin, guarded call into the engine crate.
+
+use ext_php_rs::exception::PhpResult;
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::{ZendCallable, ZendHashTable, Zval};
+use stask_engine::{Engine, Level, ProcessOptions, Status};
+
+use crate::convert::{self, assoc, zv};
+use crate::dispatch;
+use crate::exceptions::{invalid, to_php};
+use crate::guard::guarded;
+use crate::options;
+use crate::task::PhpTask;
+
+/// The sTask engine over one database and one storage directory.
+///
+/// ```php
+/// $engine = new STask\Engine('sqlite:/var/www/core/storage/stask.sqlite', ['prefix' => 'evo_']);
+/// $engine->migrate();
+/// $task = $engine->create('product', 'import', ['file' => 'products.csv'], 'high');
+/// $engine->processPendingTasks(fn (STask\Task $t) => (new ProductWorker)->run($t));
+/// ```
+#[php_class]
+#[php(name = "STask\\Engine")]
+#[php(flags = ext_php_rs::flags::ClassFlags::Final)]
+pub struct PhpEngine {
+    engine: Engine,
+}
+
+fn id_arg(id: i64) -> PhpResult<i64> {
+    if id <= 0 {
+        return Err(invalid(format!("task id must be a positive integer, got {id}")));
+    }
+    Ok(id)
+}
+
+#[php_impl]
+impl PhpEngine {
+    /// Opens an engine.
+    ///
+    /// @param string $url "sqlite:/path/to/stask.sqlite" or "sqlite::memory:"
+    /// @param array|null $options prefix (table prefix, e.g. "evo_"), storage (directory for
+    ///   progress and log files; default: "stask" next to the database), leaseSeconds (60),
+    ///   maxAttempts (3), backoff (seconds, or [base, factor, max, jitter]),
+    ///   progressIntervalMs (250), busyTimeoutMs (10000), worker (name shown on claims),
+    ///   lifecycleLog (true: log each attempt's start and end)
+    /// @throws \STask\Exception\ConfigurationException for a bad URL or option
+    /// @throws \STask\Exception\StorageException when the storage directory is not writable
+    pub fn __construct(url: String, options: Option<&ZendHashTable>) -> PhpResult<Self> {
+        guarded(|| {
+            let config = options::engine_config(&url, options)?;
+            Ok(PhpEngine { engine: Engine::open(config).map_err(to_php)? })
+        })
+    }
+
+    /// Creates the tables, or upgrades them (also a database made by upstream sTask, keeping
+    /// its rows). Idempotent.
+    pub fn migrate(&self) -> PhpResult<()> {
+        guarded(|| self.engine.migrate().map(|_| ()).map_err(to_php))
+    }
+
+    /// Creates a task.
+    ///
+    /// @param array|null $data the task's input, stored as JSON
+    /// @param string $priority "low", "normal" or "high"
+    /// @param array|null $options maxAttempts, availableAt (Unix time or DateTimeInterface),
+    ///   delay (seconds), userId
+    /// @throws \STask\Exception\InvalidArgumentException for bad input; nothing is written
+    #[php(defaults(priority = "\"normal\""))]
+    #[php(optional = "data")]
+    pub fn create(
+        &self,
+        identifier: String,
+        action: String,
+        data: Option<&ZendHashTable>,
+        priority: String,
+        options: Option<&ZendHashTable>,
+    ) -> PhpResult<PhpTask> {
+        guarded(|| {
+            let task = options::new_task(&identifier, &action, data, &priority, options)?;
+            self.engine.create(task).map(PhpTask::from).map_err(to_php)
+        })
+    }
+
+    /// Creates many tasks in one transaction: all of them, or none when one is invalid.
+    ///
+    /// @param array $tasks each ['identifier' => …, 'action' => …, 'data' => […],
+    ///   'priority' => …, and any create() option]
+    /// @return \STask\Task[]
+    pub fn create_many(&self, tasks: &ZendHashTable) -> PhpResult<Vec<PhpTask>> {
+        guarded(|| {
+            let mut list = Vec::with_capacity(tasks.len());
+            for (index, value) in tasks.values().enumerate() {
+                list.push(options::new_task_from_array(value, index)?);
+            }
+            Ok(self.engine.create_many(list).map_err(to_php)?.into_iter().map(PhpTask::from).collect())
+        })
+    }
+
+    /// The task, or null when there is none with this id.
+    pub fn find(&self, id: i64) -> PhpResult<Option<PhpTask>> {
+        guarded(|| Ok(self.engine.find(id_arg(id)?).map_err(to_php)?.map(PhpTask::from)))
+    }
+
+    /// Runs up to $limit due tasks, highest priority first, then oldest: each is passed to
+    /// $dispatch(STask\Task $task) on this thread. Returning completes the task (unless the
+    /// handler completed or failed it itself); throwing fails the attempt, which is retried
+    /// with backoff while attempts remain.
+    ///
+    /// @param callable $dispatch function (STask\Task $task): void
+    /// @param array|null $options identifiers: only tasks of these worker identifiers
+    /// @return int the number of tasks completed
+    #[php(defaults(limit = 10))]
+    pub fn process_pending_tasks(
+        &self,
+        dispatch: ZendCallable,
+        limit: i64,
+        options: Option<&ZendHashTable>,
+    ) -> PhpResult<i64> {
+        guarded(|| {
+            let report = self.run_processing(&dispatch, limit, options)?;
+            Ok(report.completed as i64)
+        })
+    }
+
+    /// Like processPendingTasks(), but returns what happened: claimed, completed, retried,
+    /// failed, cancelled, lost, released, rescued, exited.
+    #[php(defaults(limit = 10))]
+    pub fn process(&self, dispatch: ZendCallable, limit: i64, options: Option<&ZendHashTable>) -> PhpResult<Zval> {
+        guarded(|| {
+            let r = self.run_processing(&dispatch, limit, options)?;
+            Ok(assoc(vec![
+                ("claimed", zv(r.claimed as i64)),
+                ("completed", zv(r.completed as i64)),
+                ("retried", zv(r.retried as i64)),
+                ("failed", zv(r.failed as i64)),
+                ("cancelled", zv(r.cancelled as i64)),
+                ("lost", zv(r.lost as i64)),
+                ("released", zv(r.released as i64)),
+                ("rescued", zv(r.rescued as i64)),
+                ("exited", zv(r.exited)),
+            ]))
+        })
+    }
+
+    /// Reports progress: ['progress' => 0–100, 'processed' => n, 'total' => n,
+    /// 'message' => '…', 'eta' => seconds]. Absent keys keep their value; the percent is
+    /// derived from processed/total when not given. Costs microseconds in a tight loop.
+    ///
+    /// @throws \STask\Exception\TaskCancelledException once a cancel was requested: stop
+    /// @throws \STask\Exception\LeaseLostException when another worker took the task over
+    pub fn push_progress(&self, id: i64, progress: &ZendHashTable) -> PhpResult<()> {
+        guarded(|| {
+            let update = options::progress_update(progress)?;
+            self.engine.push_progress(id_arg(id)?, update).map_err(to_php)
+        })
+    }
+
+    /// The task's progress snapshot: id, identifier, action, status, progress, processed,
+    /// total, eta, eta_seconds, message, attempt, max_attempts, started_at, updated_at,
+    /// finished_at.
+    pub fn progress(&self, id: i64) -> PhpResult<Zval> {
+        guarded(|| Ok(convert::to_zval(&self.engine.progress(id_arg(id)?).map_err(to_php)?)))
+    }
+
+    /// Appends to the task's log.
+    ///
+    /// @param string $level "info", "warning" or "error"
+    /// @param array|null $context structured details, stored as JSON
+    pub fn log(&self, id: i64, level: String, message: String, context: Option<&ZendHashTable>) -> PhpResult<()> {
+        guarded(|| {
+            let level = Level::parse(&level).map_err(to_php)?;
+            let context = match context {
+                Some(ht) if ht.len() > 0 => {
+                    Some(convert::array_to_json(ht).map_err(|e| invalid(e.describe("context")))?)
+                }
+                _ => None,
+            };
+            self.engine.log(id_arg(id)?, level, &message, context).map_err(to_php)
+        })
+    }
+
+    /// The task's last $limit log entries, oldest first, each ['time', 'level', 'message', 'context'].
+    ///
+    /// @param string|null $level only entries of this level
+    #[php(defaults(limit = 100))]
+    #[php(optional = "level")]
+    pub fn logs(&self, id: i64, level: Option<String>, limit: i64) -> PhpResult<Zval> {
+        guarded(|| {
+            let level = level.map(|l| Level::parse(&l)).transpose().map_err(to_php)?;
+            if !(1..=100_000).contains(&limit) {
+                return Err(invalid(format!("limit must be between 1 and 100000, got {limit}")));
+            }
+            let entries = self.engine.logs(id_arg(id)?, level, limit as usize).map_err(to_php)?;
+            let list: Vec<serde_json::Value> = entries.iter().map(stask_engine::engine::log_entry_value).collect();
+            Ok(convert::to_zval(&serde_json::Value::Array(list)))
+        })
+    }
+
+    /// Path of the task's log file (for downloads); it may not exist yet.
+    pub fn log_path(&self, id: i64) -> PhpResult<String> {
+        guarded(|| Ok(self.engine.files().log_path(id_arg(id)?).to_string_lossy().into_owned()))
+    }
+
+    /// Completes the task. Inside its handler this is the worker's own result; outside, only a
+    /// pending task may be completed.
+    ///
+    /// @param mixed $result stored as JSON
+    #[php(optional = "result")]
+    pub fn complete(&self, id: i64, result: Option<&Zval>, message: Option<String>) -> PhpResult<()> {
+        guarded(|| {
+            let result = match result {
+                Some(z) if !z.is_null() => Some(convert::to_json(z).map_err(|e| invalid(e.describe("result")))?),
+                _ => None,
+            };
+            self.engine.complete(id_arg(id)?, result, message.as_deref()).map_err(to_php)
+        })
+    }
+
+    /// Fails the task for good (no retry; to retry, throw from the handler).
+    pub fn fail(&self, id: i64, message: String) -> PhpResult<()> {
+        guarded(|| self.engine.fail(id_arg(id)?, &message).map_err(to_php))
+    }
+
+    /// Cancels: a pending task at once; a running one at its next progress report or
+    /// isCancelled() check. False when it had already finished.
+    pub fn cancel(&self, id: i64) -> PhpResult<bool> {
+        guarded(|| self.engine.cancel(id_arg(id)?).map_err(to_php))
+    }
+
+    /// Queues a failed or cancelled task again with fresh attempts. False for other statuses.
+    pub fn retry(&self, id: i64) -> PhpResult<bool> {
+        guarded(|| self.engine.retry(id_arg(id)?).map_err(to_php))
+    }
+
+    /// Whether a cancel was requested for the task (or it is cancelled).
+    pub fn is_cancelled(&self, id: i64) -> PhpResult<bool> {
+        guarded(|| self.engine.is_cancelled(id_arg(id)?).map_err(to_php))
+    }
+
+    /// Counts: total and per status name, and the same per identifier under "identifiers".
+    pub fn stats(&self) -> PhpResult<Zval> {
+        guarded(|| {
+            let stats = self.engine.stats().map_err(to_php)?;
+            let mut overall = serde_json::Map::new();
+            overall.insert("total".into(), 0.into());
+            for s in Status::ALL {
+                overall.insert(s.name().into(), 0.into());
+            }
+            let mut total = 0;
+            for (status, n) in &stats.by_status {
+                total += n;
+                let key = status.name();
+                let prev = overall.get(key).and_then(serde_json::Value::as_i64).unwrap_or(0);
+                overall.insert(key.into(), (prev + n).into());
+            }
+            overall.insert("total".into(), total.into());
+            let mut per = serde_json::Map::new();
+            for (identifier, status, n) in &stats.by_identifier {
+                let entry = per.entry(identifier.clone()).or_insert_with(|| {
+                    let mut m = serde_json::Map::new();
+                    m.insert("total".into(), 0.into());
+                    for s in Status::ALL {
+                        m.insert(s.name().into(), 0.into());
+                    }
+                    serde_json::Value::Object(m)
+                });
+                if let serde_json::Value::Object(m) = entry {
+                    let t = m.get("total").and_then(serde_json::Value::as_i64).unwrap_or(0);
+                    m.insert("total".into(), (t + n).into());
+                    let prev = m.get(status.name()).and_then(serde_json::Value::as_i64).unwrap_or(0);
+                    m.insert(status.name().into(), (prev + n).into());
+                }
+            }
+            overall.insert("identifiers".into(), serde_json::Value::Object(per));
+            Ok(convert::to_zval(&serde_json::Value::Object(overall)))
+        })
+    }
+
+    /// Deletes tasks that finished more than $days days ago, with their progress and log
+    /// files. Returns how many.
+    pub fn prune(&self, days: i64) -> PhpResult<i64> {
+        guarded(|| Ok(self.engine.prune(days).map_err(to_php)? as i64))
+    }
+}
+
+impl PhpEngine {
+    fn run_processing(
+        &self,
+        dispatch: &ZendCallable<'_>,
+        limit: i64,
+        options: Option<&ZendHashTable>,
+    ) -> PhpResult<stask_engine::ProcessReport> {
+        if !(0..=1_000_000).contains(&limit) {
+            return Err(invalid(format!("limit must be between 0 and 1000000, got {limit}")));
+        }
+        let mut opts = ProcessOptions { limit: limit as usize, identifiers: Vec::new() };
+        if let Some(options) = options {
+            let mut iter = options.iter();
+            while let Some((key, value)) = iter.next_zval() {
+                match key.str() {
+                    Some("identifiers") => {
+                        let list = value.array().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
+                        for v in list.values() {
+                            let s = v.str().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
+                            opts.identifiers.push(s.to_owned());
+                        }
+                    }
+                    _ => return Err(invalid("unknown processing option; use identifiers")),
+                }
+            }
+        }
+        self.engine.process_pending(&opts, |task| dispatch::call(dispatch, task)).map_err(to_php)
+    }
+}

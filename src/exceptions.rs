@@ -1,0 +1,130 @@
+//! The PHP exception hierarchy, and the one place engine errors become PHP exceptions.
+//!
+//! ```text
+//! RuntimeException
+//! └── STask\Exception\StaskException
+//!     ├── InvalidArgumentException      bad input; nothing was written
+//!     │   └── ConfigurationException    bad engine URL or option
+//!     ├── NotFoundException             no task with that id
+//!     ├── StateException                the task's status does not allow it
+//!     ├── LeaseLostException            this worker no longer owns the task
+//!     ├── TaskCancelledException        a cancel was requested: stop working
+//!     ├── StorageException              progress/log files
+//!     └── DatabaseException             the database failed
+//! ```
+
+use ext_php_rs::class::RegisteredClass;
+use ext_php_rs::exception::PhpException;
+use ext_php_rs::prelude::*;
+use ext_php_rs::zend::{ClassEntry, ce};
+use stask_engine::Error;
+
+unsafe extern "C" {
+    /// SPL's `RuntimeException`, exported by every PHP build (SPL cannot be disabled) and
+    /// registered before any shared extension starts.
+    static spl_ce_RuntimeException: *mut ClassEntry;
+}
+
+/// `\RuntimeException`. The class table cannot be searched during module start, so the
+/// class entry comes from SPL's exported symbol.
+fn runtime_exception() -> &'static ClassEntry {
+    // SAFETY: read once SPL has started (it always starts before shared extensions); the
+    // entry lives as long as the PHP process.
+    unsafe { spl_ce_RuntimeException.as_ref() }.unwrap_or_else(ce::exception)
+}
+
+/// Base class of every exception the extension throws.
+#[php_class]
+#[php(name = "STask\\Exception\\StaskException")]
+#[php(extends(ce = runtime_exception, stub = "\\RuntimeException"))]
+#[derive(Default)]
+pub struct StaskException;
+
+/// Bad input: an empty or over-long name, an unknown priority or level, data that cannot be
+/// stored as JSON, an out-of-range number. Nothing was written.
+#[php_class]
+#[php(name = "STask\\Exception\\InvalidArgumentException")]
+#[php(extends(StaskException))]
+#[derive(Default)]
+pub struct InvalidArgumentException;
+
+/// A malformed engine URL, an unknown or invalid option, or a database that cannot be opened.
+#[php_class]
+#[php(name = "STask\\Exception\\ConfigurationException")]
+#[php(extends(InvalidArgumentException))]
+#[derive(Default)]
+pub struct ConfigurationException;
+
+/// No task has the given id.
+#[php_class]
+#[php(name = "STask\\Exception\\NotFoundException")]
+#[php(extends(StaskException))]
+#[derive(Default)]
+pub struct NotFoundException;
+
+/// The task's status does not allow the operation (e.g. completing a finished task).
+#[php_class]
+#[php(name = "STask\\Exception\\StateException")]
+#[php(extends(StaskException))]
+#[derive(Default)]
+pub struct StateException;
+
+/// This worker no longer owns the task: its lease expired and another worker took over, so
+/// the write was refused. Stop working on the task.
+#[php_class]
+#[php(name = "STask\\Exception\\LeaseLostException")]
+#[php(extends(StaskException))]
+#[derive(Default)]
+pub struct LeaseLostException;
+
+/// A cancel was requested for the running task. Thrown by `pushProgress()`; let it propagate
+/// (or return) and the task is marked cancelled.
+#[php_class]
+#[php(name = "STask\\Exception\\TaskCancelledException")]
+#[php(extends(StaskException))]
+#[derive(Default)]
+pub struct TaskCancelledException;
+
+/// Progress or log files could not be read or written.
+#[php_class]
+#[php(name = "STask\\Exception\\StorageException")]
+#[php(extends(StaskException))]
+#[derive(Default)]
+pub struct StorageException;
+
+/// The database failed or refused an operation.
+#[php_class]
+#[php(name = "STask\\Exception\\DatabaseException")]
+#[php(extends(StaskException))]
+#[derive(Default)]
+pub struct DatabaseException;
+
+/// Maps an engine error to its PHP exception class.
+pub fn to_php(err: Error) -> PhpException {
+    let message = err.to_string();
+    match err {
+        Error::InvalidArgument(_) => PhpException::from_class::<InvalidArgumentException>(message),
+        Error::Config(_) => PhpException::from_class::<ConfigurationException>(message),
+        Error::NotFound(_) => PhpException::from_class::<NotFoundException>(message),
+        Error::InvalidState { .. } => PhpException::from_class::<StateException>(message),
+        Error::LeaseLost(_) => PhpException::from_class::<LeaseLostException>(message),
+        Error::Cancelled(_) => PhpException::from_class::<TaskCancelledException>(message),
+        Error::Storage(_) => PhpException::from_class::<StorageException>(message),
+        Error::Database(_) => PhpException::from_class::<DatabaseException>(message),
+    }
+}
+
+/// An invalid-argument exception with a message.
+pub fn invalid(message: impl Into<String>) -> PhpException {
+    PhpException::from_class::<InvalidArgumentException>(message.into())
+}
+
+/// A configuration exception with a message.
+pub fn config(message: impl Into<String>) -> PhpException {
+    PhpException::from_class::<ConfigurationException>(message.into())
+}
+
+/// Whether a thrown object is one of ours of class `T`.
+pub fn is<T: RegisteredClass>(obj: &ext_php_rs::types::ZendObject) -> bool {
+    obj.instance_of(T::get_metadata().ce())
+}

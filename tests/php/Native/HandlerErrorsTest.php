@@ -1,0 +1,102 @@
+<?php
+declare(strict_types=1);
+
+namespace STask\Tests\Native;
+
+use STask\Task;
+
+/** What happens when a handler throws, mistypes, exits or dies. */
+final class HandlerErrorsTest extends EngineTestCase
+{
+    public function testAnExceptionFailsTheAttemptAndRetriesWithBackoff(): void
+    {
+        $t = $this->engine->create('mail', 'send', [], 'normal', ['maxAttempts' => 2]);
+        $report = $this->engine->process(function () { throw new \RuntimeException('SMTP is down'); });
+        self::assertSame(1, $report['retried']);
+        self::assertSame(0, $report['completed']);
+        $row = $this->engine->find($t->id);
+        self::assertSame('pending', $row->statusText);
+        self::assertSame(1, $row->attempts);
+        self::assertGreaterThan(time(), $row->availableAt + 1, 'next attempt is delayed');
+        self::assertStringContainsString('RuntimeException: SMTP is down in ' . __FILE__, $row->lastError);
+        self::assertSame(0, $this->engine->processPendingTasks(fn () => null), 'not due yet');
+
+        $this->makeDue($t->id);
+        $report = $this->engine->process(function () { throw new \LogicException('still down'); });
+        self::assertSame(1, $report['failed']);
+        $row = $this->engine->find($t->id);
+        self::assertSame('failed', $row->statusText);
+        self::assertSame(2, $row->attempts);
+        self::assertStringContainsString('LogicException: still down', $row->lastError);
+        $errors = $this->engine->logs($t->id, 'error');
+        self::assertCount(2, $errors);
+        self::assertSame('LogicException', $errors[1]['context']['exception']);
+        self::assertSame(__FILE__, $errors[1]['context']['file']);
+    }
+
+    public function testErrorsAndTypeErrorsAreRecordedToo(): void
+    {
+        $a = $this->engine->create('w', 'a', [], 'normal', ['maxAttempts' => 1]);
+        $b = $this->engine->create('w', 'b', [], 'normal', ['maxAttempts' => 1]);
+        $this->engine->processPendingTasks(function (Task $t) {
+            if ($t->action === 'a') {
+                return intdiv(1, 0);
+            }
+            return strlen([]);
+        });
+        self::assertStringContainsString('DivisionByZeroError', $this->engine->find($a->id)->lastError);
+        self::assertStringContainsString('TypeError', $this->engine->find($b->id)->lastError);
+    }
+
+    public function testAHandlerWithTheWrongSignatureFailsTheAttemptNotTheProcess(): void
+    {
+        $t = $this->engine->create('w', 'a', [], 'normal', ['maxAttempts' => 1]);
+        $this->engine->processPendingTasks(function (int $notATask) {});
+        self::assertStringContainsString('TypeError', $this->engine->find($t->id)->lastError);
+    }
+
+    public function testProcessingContinuesAfterAFailure(): void
+    {
+        $this->engine->create('w', 'bad', [], 'high', ['maxAttempts' => 1]);
+        $good = $this->engine->create('w', 'good');
+        $report = $this->engine->process(function (Task $t) {
+            if ($t->action === 'bad') {
+                throw new \RuntimeException('nope');
+            }
+        });
+        self::assertSame(1, $report['failed']);
+        self::assertSame(1, $report['completed']);
+        self::assertTrue($this->engine->find($good->id)->isCompleted());
+    }
+
+    public function testExitInAHandlerEndsTheScriptAndLeavesTheTaskToItsLease(): void
+    {
+        $t = $this->engine->create('w', 'exit');
+        $waiting = $this->engine->create('w', 'later');
+        [$code, $out, $err] = self::runScript('exit_in_handler.php', [$this->db, $this->storage]);
+        self::assertSame(3, $code, "exit(3) must end the script with code 3; stderr: $err");
+        self::assertStringContainsString('handler started', $out);
+        self::assertStringNotContainsString('after processing', $out);
+        self::assertStringContainsString('shutdown function ran', $out);
+        $row = $this->engine->find($t->id);
+        self::assertSame('running', $row->statusText, 'left to its lease');
+        self::assertSame('pending', $this->engine->find($waiting->id)->statusText);
+    }
+
+    public function testAFatalErrorInAHandlerLeavesTheTaskToBeRescued(): void
+    {
+        $t = $this->engine->create('w', 'fatal', [], 'normal', ['maxAttempts' => 2]);
+        [$code, $out, $err] = self::runScript('fatal_in_handler.php', [$this->db, $this->storage]);
+        self::assertSame(255, $code, "a fatal error ends the script with 255; out: $out err: $err");
+        self::assertStringContainsString('handler started', $out);
+        self::assertSame('running', $this->engine->find($t->id)->statusText);
+        // The lease (2 s in the fixture) expires; the next claim rescues the task.
+        $this->pdo()->exec('UPDATE evo_s_tasks SET lease_expires_at = 1');
+        $report = $this->engine->process(fn () => null);
+        self::assertSame(1, $report['rescued']);
+        $row = $this->engine->find($t->id);
+        self::assertSame('pending', $row->statusText, 'back to pending with one attempt spent');
+        self::assertSame(1, $row->attempts);
+        self::assertStringContainsString('lease expired', $row->message);
+    }
+}
