@@ -26,3 +26,9 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install Rust (https://rustup.rs) first" >&2
   exit 1
 fi
+
+# cargo-php generates the IDE stubs from a debug build of the extension (make stubs / test).
+if ! cargo php --version >/dev/null 2>&1; then
+  echo "==> installing cargo-php"
+  cargo install --quiet --locked cargo-php --version 0.2.2
+fi

@@ -2,6 +2,7 @@
 //! stored, and refuses clearly what cannot: resources, NaN and infinities, strings that are
 //! not UTF-8, objects other than `stdClass` and `JsonSerializable`, and recursion.
 
+use ext_php_rs::boxed::ZBox;
 use ext_php_rs::convert::IntoZval;
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
@@ -178,42 +179,45 @@ pub fn to_zval(value: &Value) -> Zval {
                 zval.set_null();
             }
         }
-        Value::Array(list) => {
-            let mut ht = ZendHashTable::with_capacity(u32::try_from(list.len()).unwrap_or(u32::MAX));
-            for item in list {
-                let _ = ht.push(to_zval(item));
-            }
-            zval.set_hashtable(ht);
-        }
-        Value::Object(map) => {
-            let mut ht = ZendHashTable::with_capacity(u32::try_from(map.len()).unwrap_or(u32::MAX));
-            for (key, item) in map {
-                // A &str key is canonicalised: "5" becomes the integer key 5, as in PHP.
-                let _ = ht.insert(key.as_str(), to_zval(item));
-            }
-            zval.set_hashtable(ht);
-        }
+        Value::Array(list) => zval.set_hashtable(list_array(list)),
+        Value::Object(map) => zval.set_hashtable(map_array(map)),
     }
     zval
 }
 
-/// A JSON value as a PHP array zval (non-arrays are wrapped as `[value]`).
-pub fn to_array_zval(value: &Value) -> Zval {
+fn list_array(list: &[Value]) -> ZBox<ZendHashTable> {
+    let mut ht = ZendHashTable::with_capacity(u32::try_from(list.len()).unwrap_or(u32::MAX));
+    for item in list {
+        let _ = ht.push(to_zval(item));
+    }
+    ht
+}
+
+fn map_array(map: &Map<String, Value>) -> ZBox<ZendHashTable> {
+    let mut ht = ZendHashTable::with_capacity(u32::try_from(map.len()).unwrap_or(u32::MAX));
+    for (key, item) in map {
+        // A &str key is canonicalised: "5" becomes the integer key 5, as in PHP.
+        let _ = ht.insert(key.as_str(), to_zval(item));
+    }
+    ht
+}
+
+/// A JSON array or object as a PHP array; any other value is wrapped as `[value]`.
+pub fn to_array(value: &Value) -> ZBox<ZendHashTable> {
     match value {
-        Value::Array(_) | Value::Object(_) => to_zval(value),
-        other => to_zval(&Value::Array(vec![other.clone()])),
+        Value::Array(list) => list_array(list),
+        Value::Object(map) => map_array(map),
+        other => list_array(std::slice::from_ref(other)),
     }
 }
 
 /// Builds a PHP array from key/value pairs.
-pub fn assoc(pairs: Vec<(&str, Zval)>) -> Zval {
+pub fn assoc(pairs: Vec<(&str, Zval)>) -> ZBox<ZendHashTable> {
     let mut ht = ZendHashTable::with_capacity(u32::try_from(pairs.len()).unwrap_or(u32::MAX));
     for (key, value) in pairs {
         let _ = ht.insert(key, value);
     }
-    let mut zval = Zval::new();
-    zval.set_hashtable(ht);
-    zval
+    ht
 }
 
 /// Shorthand for scalar zvals.

@@ -1,5 +1,6 @@
 //! `STask\Engine`: the native API. Each method is a thin, guarded call into the engine crate.
 
+use ext_php_rs::boxed::ZBox;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendCallable, ZendHashTable, Zval};
@@ -126,7 +127,12 @@ impl PhpEngine {
     /// Like processPendingTasks(), but returns what happened: claimed, completed, retried,
     /// failed, cancelled, lost, released, rescued, exited.
     #[php(defaults(limit = 10))]
-    pub fn process(&self, dispatch: ZendCallable, limit: i64, options: Option<&ZendHashTable>) -> PhpResult<Zval> {
+    pub fn process(
+        &self,
+        dispatch: ZendCallable,
+        limit: i64,
+        options: Option<&ZendHashTable>,
+    ) -> PhpResult<ZBox<ZendHashTable>> {
         guarded(|| {
             let r = self.run_processing(&dispatch, limit, options)?;
             Ok(assoc(vec![
@@ -159,8 +165,8 @@ impl PhpEngine {
     /// The task's progress snapshot: id, identifier, action, status, progress, processed,
     /// total, eta, eta_seconds, message, attempt, max_attempts, started_at, updated_at,
     /// finished_at.
-    pub fn progress(&self, id: i64) -> PhpResult<Zval> {
-        guarded(|| Ok(convert::to_zval(&self.engine.progress(id_arg(id)?).map_err(to_php)?)))
+    pub fn progress(&self, id: i64) -> PhpResult<ZBox<ZendHashTable>> {
+        guarded(|| Ok(convert::to_array(&self.engine.progress(id_arg(id)?).map_err(to_php)?)))
     }
 
     /// Appends to the task's log.
@@ -185,7 +191,7 @@ impl PhpEngine {
     /// @param string|null $level only entries of this level
     #[php(defaults(limit = 100))]
     #[php(optional = "level")]
-    pub fn logs(&self, id: i64, level: Option<String>, limit: i64) -> PhpResult<Zval> {
+    pub fn logs(&self, id: i64, level: Option<String>, limit: i64) -> PhpResult<ZBox<ZendHashTable>> {
         guarded(|| {
             let level = level.map(|l| Level::parse(&l)).transpose().map_err(to_php)?;
             if !(1..=100_000).contains(&limit) {
@@ -193,7 +199,7 @@ impl PhpEngine {
             }
             let entries = self.engine.logs(id_arg(id)?, level, limit as usize).map_err(to_php)?;
             let list: Vec<serde_json::Value> = entries.iter().map(stask_engine::engine::log_entry_value).collect();
-            Ok(convert::to_zval(&serde_json::Value::Array(list)))
+            Ok(convert::to_array(&serde_json::Value::Array(list)))
         })
     }
 
@@ -239,7 +245,7 @@ impl PhpEngine {
     }
 
     /// Counts: total and per status name, and the same per identifier under "identifiers".
-    pub fn stats(&self) -> PhpResult<Zval> {
+    pub fn stats(&self) -> PhpResult<ZBox<ZendHashTable>> {
         guarded(|| {
             let stats = self.engine.stats().map_err(to_php)?;
             let mut overall = serde_json::Map::new();
@@ -273,7 +279,7 @@ impl PhpEngine {
                 }
             }
             overall.insert("identifiers".into(), serde_json::Value::Object(per));
-            Ok(convert::to_zval(&serde_json::Value::Object(overall)))
+            Ok(convert::to_array(&serde_json::Value::Object(overall)))
         })
     }
 

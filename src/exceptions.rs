@@ -19,18 +19,17 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::zend::{ClassEntry, ce};
 use stask_engine::Error;
 
-unsafe extern "C" {
-    /// SPL's `RuntimeException`, exported by every PHP build (SPL cannot be disabled) and
-    /// registered before any shared extension starts.
-    static spl_ce_RuntimeException: *mut ClassEntry;
-}
-
-/// `\RuntimeException`. The class table cannot be searched during module start, so the
-/// class entry comes from SPL's exported symbol.
+/// `\RuntimeException`. The class table cannot be searched during module start, so the class
+/// entry is read from SPL's exported `spl_ce_RuntimeException` (SPL is always compiled in and
+/// starts before shared extensions). Looked up with `dlsym` rather than linked, so the library
+/// also loads outside PHP (stub generation).
 fn runtime_exception() -> &'static ClassEntry {
-    // SAFETY: read once SPL has started (it always starts before shared extensions); the
-    // entry lives as long as the PHP process.
-    unsafe { spl_ce_RuntimeException.as_ref() }.unwrap_or_else(ce::exception)
+    // SAFETY: dlsym returns the address of a `zend_class_entry *` variable or null; the entry
+    // it points to lives as long as the PHP process.
+    unsafe {
+        let symbol = libc::dlsym(libc::RTLD_DEFAULT, c"spl_ce_RuntimeException".as_ptr()) as *const *const ClassEntry;
+        symbol.as_ref().and_then(|entry| entry.as_ref()).unwrap_or_else(ce::exception)
+    }
 }
 
 /// Base class of every exception the extension throws.

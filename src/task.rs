@@ -1,7 +1,8 @@
 //! `STask\Task`: a read-only view of one task as it was when read.
 
+use ext_php_rs::boxed::ZBox;
 use ext_php_rs::prelude::*;
-use ext_php_rs::types::Zval;
+use ext_php_rs::types::{ZendHashTable, Zval};
 use stask_engine::{Status, Task};
 
 use crate::convert::{self, assoc, zv};
@@ -72,8 +73,8 @@ impl PhpTask {
 
     /// The task's input.
     #[php(getter)]
-    pub fn get_data(&self) -> Zval {
-        convert::to_array_zval(&self.task.data)
+    pub fn get_data(&self) -> ZBox<ZendHashTable> {
+        convert::to_array(&self.task.data)
     }
 
     /// Percent done, 0–100 (updated about once a second while running).
@@ -180,7 +181,7 @@ impl PhpTask {
     }
 
     /// All properties as an array (for JSON responses and logs).
-    pub fn to_array(&self) -> Zval {
+    pub fn to_array(&self) -> ZBox<ZendHashTable> {
         let t = &self.task;
         assoc(vec![
             ("id", zv(t.id)),
@@ -189,7 +190,7 @@ impl PhpTask {
             ("status", zv(t.status.code())),
             ("statusText", zv(t.status.name())),
             ("priority", zv(t.priority.name())),
-            ("data", convert::to_array_zval(&t.data)),
+            ("data", zv(convert::to_array(&t.data))),
             ("progress", zv(t.progress)),
             ("attempts", zv(t.attempts)),
             ("maxAttempts", zv(t.max_attempts)),

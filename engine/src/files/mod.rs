@@ -29,7 +29,8 @@ impl Files {
     pub fn open(dir: &Path) -> Result<Files> {
         fs::create_dir_all(dir)
             .map_err(|e| Error::storage(format!("storage directory {} cannot be created", dir.display()), e))?;
-        let probe = dir.join(format!(".stask-probe-{}", std::process::id()));
+        // Unique per call: engines opened concurrently must not delete each other's probe.
+        let probe = dir.join(format!(".stask-probe-{}-{:016x}", std::process::id(), fastrand::u64(..)));
         File::create(&probe)
             .and_then(|_| fs::remove_file(&probe))
             .map_err(|e| Error::storage(format!("storage directory {} is not writable", dir.display()), e))?;
@@ -51,7 +52,7 @@ impl Files {
     /// Replaces the snapshot atomically: readers see the old file or the new one, never half.
     pub fn write_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
         let path = self.snapshot_path(snapshot.id);
-        let tmp = self.dir.join(format!(".{}.json.{}.tmp", snapshot.id, std::process::id()));
+        let tmp = self.dir.join(format!(".{}.json.{}-{:08x}.tmp", snapshot.id, std::process::id(), fastrand::u32(..)));
         fs::write(&tmp, snapshot.to_json()).and_then(|_| fs::rename(&tmp, &path)).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             Error::storage(format!("cannot write progress file {}", path.display()), e)

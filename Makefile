@@ -1,0 +1,42 @@
+# sTask: build the extension, run the demo, run every test, measure.
+#   make demo   the demo on the embedded SQLite default
+#   make test   every test (engine, extension, stubs)
+#   make bench  benchmarks against plain PDO
+PHP      ?= php
+CARGO    ?= cargo
+EXT      := $(CURDIR)/target/release/libstask.so
+PHP_EXT  := $(PHP) -d extension=$(EXT)
+PHPUNIT  ?= /usr/bin/phpunit
+
+.PHONY: all deps build test test-engine test-php check-stubs stubs demo bench clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --release -p stask
+
+test: build test-engine test-php check-stubs
+
+test-engine:
+	$(CARGO) test --workspace --exclude stask
+
+test-php:
+	STASK_EXTENSION=$(EXT) $(PHP_EXT) $(PHPUNIT)
+
+check-stubs:
+	./scripts/check-stubs.sh
+
+stubs: deps
+	./scripts/gen-stubs.sh > stubs/stask.stubs.php
+
+demo: build
+	$(PHP_EXT) examples/demo.php
+
+bench: build
+	$(PHP_EXT) bench/native.php
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,496 @@
+<?php
+
+// Stubs for stask
+
+namespace STask {
+    /**
+     * The sTask engine over one database and one storage directory.
+     *
+     * ```php
+     * $engine = new STask\Engine('sqlite:/var/www/core/storage/stask.sqlite', ['prefix' => 'evo_']);
+     * $engine->migrate();
+     * $task = $engine->create('product', 'import', ['file' => 'products.csv'], 'high');
+     * $engine->processPendingTasks(fn (STask\Task $t) => (new ProductWorker)->run($t));
+     * ```
+     */
+    class Engine {
+        /**
+         * Opens an engine.
+         *
+         * @param string $url "sqlite:/path/to/stask.sqlite" or "sqlite::memory:"
+         * @param array|null $options prefix (table prefix, e.g. "evo_"), storage (directory for
+         *   progress and log files; default: "stask" next to the database), leaseSeconds (60),
+         *   maxAttempts (3), backoff (seconds, or [base, factor, max, jitter]),
+         *   progressIntervalMs (250), busyTimeoutMs (10000), worker (name shown on claims),
+         *   lifecycleLog (true: log each attempt's start and end)
+         * @throws \STask\Exception\ConfigurationException for a bad URL or option
+         * @throws \STask\Exception\StorageException when the storage directory is not writable
+         *
+         * @param string $url
+         * @param array|null $options
+         */
+        public function __construct(string $url, ?array $options = null) {}
+
+        /**
+         * Cancels: a pending task at once; a running one at its next progress report or
+         * isCancelled() check. False when it had already finished.
+         *
+         * @param int $id
+         * @return bool
+         */
+        public function cancel(int $id): bool {}
+
+        /**
+         * Completes the task. Inside its handler this is the worker's own result; outside, only a
+         * pending task may be completed.
+         *
+         * @param mixed $result stored as JSON
+         *
+         * @param int $id
+         * @param mixed $result
+         * @param string|null $message
+         * @return void
+         */
+        public function complete(int $id, mixed $result = null, ?string $message = null): void {}
+
+        /**
+         * Creates a task.
+         *
+         * @param array|null $data the task's input, stored as JSON
+         * @param string $priority "low", "normal" or "high"
+         * @param array|null $options maxAttempts, availableAt (Unix time or DateTimeInterface),
+         *   delay (seconds), userId
+         * @throws \STask\Exception\InvalidArgumentException for bad input; nothing is written
+         *
+         * @param string $identifier
+         * @param string $action
+         * @param array|null $data
+         * @param string $priority
+         * @param array|null $options
+         * @return \STask\Task
+         */
+        public function create(string $identifier, string $action, ?array $data = null, string $priority = 'normal', ?array $options = null): \STask\Task {}
+
+        /**
+         * Creates many tasks in one transaction: all of them, or none when one is invalid.
+         *
+         * @param array $tasks each ['identifier' => …, 'action' => …, 'data' => […],
+         *   'priority' => …, and any create() option]
+         * @return \STask\Task[]
+         *
+         * @param array $tasks
+         * @return array
+         */
+        public function createMany(array $tasks): array {}
+
+        /**
+         * Fails the task for good (no retry; to retry, throw from the handler).
+         *
+         * @param int $id
+         * @param string $message
+         * @return void
+         */
+        public function fail(int $id, string $message): void {}
+
+        /**
+         * The task, or null when there is none with this id.
+         *
+         * @param int $id
+         * @return \STask\Task|null
+         */
+        public function find(int $id): ?\STask\Task {}
+
+        /**
+         * Whether a cancel was requested for the task (or it is cancelled).
+         *
+         * @param int $id
+         * @return bool
+         */
+        public function isCancelled(int $id): bool {}
+
+        /**
+         * Appends to the task's log.
+         *
+         * @param string $level "info", "warning" or "error"
+         * @param array|null $context structured details, stored as JSON
+         *
+         * @param int $id
+         * @param string $level
+         * @param string $message
+         * @param array|null $context
+         * @return void
+         */
+        public function log(int $id, string $level, string $message, ?array $context = null): void {}
+
+        /**
+         * Path of the task's log file (for downloads); it may not exist yet.
+         *
+         * @param int $id
+         * @return string
+         */
+        public function logPath(int $id): string {}
+
+        /**
+         * The task's last $limit log entries, oldest first, each ['time', 'level', 'message', 'context'].
+         *
+         * @param string|null $level only entries of this level
+         *
+         * @param int $id
+         * @param string|null $level
+         * @param int $limit
+         * @return array
+         */
+        public function logs(int $id, ?string $level = null, int $limit = 100): array {}
+
+        /**
+         * Creates the tables, or upgrades them (also a database made by upstream sTask, keeping
+         * its rows). Idempotent.
+         *
+         * @return void
+         */
+        public function migrate(): void {}
+
+        /**
+         * Like processPendingTasks(), but returns what happened: claimed, completed, retried,
+         * failed, cancelled, lost, released, rescued, exited.
+         *
+         * @param callable $dispatch
+         * @param int $limit
+         * @param array|null $options
+         * @return array
+         */
+        public function process(callable $dispatch, int $limit = 10, ?array $options = null): array {}
+
+        /**
+         * Runs up to $limit due tasks, highest priority first, then oldest: each is passed to
+         * $dispatch(STask\Task $task) on this thread. Returning completes the task (unless the
+         * handler completed or failed it itself); throwing fails the attempt, which is retried
+         * with backoff while attempts remain.
+         *
+         * @param callable $dispatch function (STask\Task $task): void
+         * @param array|null $options identifiers: only tasks of these worker identifiers
+         * @return int the number of tasks completed
+         *
+         * @param callable $dispatch
+         * @param int $limit
+         * @param array|null $options
+         * @return int
+         */
+        public function processPendingTasks(callable $dispatch, int $limit = 10, ?array $options = null): int {}
+
+        /**
+         * The task's progress snapshot: id, identifier, action, status, progress, processed,
+         * total, eta, eta_seconds, message, attempt, max_attempts, started_at, updated_at,
+         * finished_at.
+         *
+         * @param int $id
+         * @return array
+         */
+        public function progress(int $id): array {}
+
+        /**
+         * Deletes tasks that finished more than $days days ago, with their progress and log
+         * files. Returns how many.
+         *
+         * @param int $days
+         * @return int
+         */
+        public function prune(int $days): int {}
+
+        /**
+         * Reports progress: ['progress' => 0–100, 'processed' => n, 'total' => n,
+         * 'message' => '…', 'eta' => seconds]. Absent keys keep their value; the percent is
+         * derived from processed/total when not given. Costs microseconds in a tight loop.
+         *
+         * @throws \STask\Exception\TaskCancelledException once a cancel was requested: stop
+         * @throws \STask\Exception\LeaseLostException when another worker took the task over
+         *
+         * @param int $id
+         * @param array $progress
+         * @return void
+         */
+        public function pushProgress(int $id, array $progress): void {}
+
+        /**
+         * Queues a failed or cancelled task again with fresh attempts. False for other statuses.
+         *
+         * @param int $id
+         * @return bool
+         */
+        public function retry(int $id): bool {}
+
+        /**
+         * Counts: total and per status name, and the same per identifier under "identifiers".
+         *
+         * @return array
+         */
+        public function stats(): array {}
+    }
+
+    /**
+     * A task as stored when it was read. Properties are read-only; call `Engine::find()` for a
+     * fresh copy.
+     */
+    class Task {
+        public const CANCELLED = 90;
+
+        public const COMPLETED = 80;
+
+        public const FAILED = 100;
+
+        public const PENDING = 10;
+
+        public const PREPARING = 30;
+
+        public const RUNNING = 50;
+
+        /**
+         * The action, e.g. "import" (runs `taskImport`).
+         *
+         * @var string
+         */
+        public readonly string $action;
+
+        /**
+         * Attempts started so far.
+         *
+         * @var int
+         */
+        public readonly int $attempts;
+
+        /**
+         * Unix time before which it will not run.
+         *
+         * @var int|null
+         */
+        public readonly ?int $availableAt;
+
+        /**
+         * A cancel was requested while it runs.
+         *
+         * @var bool
+         */
+        public readonly bool $cancelRequested;
+
+        /**
+         * Unix time it was created.
+         *
+         * @var int|null
+         */
+        public readonly ?int $createdAt;
+
+        /**
+         * The task's input.
+         *
+         * @var array
+         */
+        public readonly array $data;
+
+        /**
+         * Unix time it finished.
+         *
+         * @var int|null
+         */
+        public readonly ?int $finishedAt;
+
+        /**
+         * Task id.
+         *
+         * @var int
+         */
+        public readonly int $id;
+
+        /**
+         * The worker identifier, e.g. "product".
+         *
+         * @var string
+         */
+        public readonly string $identifier;
+
+        /**
+         * The last failure: exception class, message, file and line.
+         *
+         * @var string|null
+         */
+        public readonly ?string $lastError;
+
+        /**
+         * Attempts allowed before the task fails for good.
+         *
+         * @var int
+         */
+        public readonly int $maxAttempts;
+
+        /**
+         * Human-readable state message.
+         *
+         * @var string|null
+         */
+        public readonly ?string $message;
+
+        /**
+         * "low", "normal" or "high".
+         *
+         * @var string
+         */
+        public readonly string $priority;
+
+        /**
+         * Percent done, 0–100 (updated about once a second while running).
+         *
+         * @var int
+         */
+        public readonly int $progress;
+
+        /**
+         * The task's output, as given to `complete()`.
+         *
+         * @var mixed
+         */
+        public readonly mixed $result;
+
+        /**
+         * Unix time its current or last attempt started.
+         *
+         * @var int|null
+         */
+        public readonly ?int $startedAt;
+
+        /**
+         * Status code: 10 pending, 30 preparing, 50 running, 80 completed, 90 cancelled, 100 failed.
+         *
+         * @var int
+         */
+        public readonly int $status;
+
+        /**
+         * Status name: pending, preparing, running, completed, cancelled, failed.
+         *
+         * @var string
+         */
+        public readonly string $statusText;
+
+        /**
+         * Unix time of its last change.
+         *
+         * @var int|null
+         */
+        public readonly ?int $updatedAt;
+
+        /**
+         * The user who created it, if any.
+         *
+         * @var int|null
+         */
+        public readonly ?int $userId;
+
+        public function __construct() {}
+
+        /**
+         * @return bool
+         */
+        public function isCancelled(): bool {}
+
+        /**
+         * @return bool
+         */
+        public function isCompleted(): bool {}
+
+        /**
+         * @return bool
+         */
+        public function isFailed(): bool {}
+
+        /**
+         * Completed, cancelled or failed.
+         *
+         * @return bool
+         */
+        public function isFinished(): bool {}
+
+        /**
+         * @return bool
+         */
+        public function isPending(): bool {}
+
+        /**
+         * @return bool
+         */
+        public function isRunning(): bool {}
+
+        /**
+         * All properties as an array (for JSON responses and logs).
+         *
+         * @return array
+         */
+        public function toArray(): array {}
+    }
+}
+
+namespace STask\Exception {
+    /**
+     * A malformed engine URL, an unknown or invalid option, or a database that cannot be opened.
+     */
+    class ConfigurationException extends \STask\Exception\InvalidArgumentException {
+        public function __construct() {}
+    }
+
+    /**
+     * The database failed or refused an operation.
+     */
+    class DatabaseException extends \STask\Exception\StaskException {
+        public function __construct() {}
+    }
+
+    /**
+     * Bad input: an empty or over-long name, an unknown priority or level, data that cannot be
+     * stored as JSON, an out-of-range number. Nothing was written.
+     */
+    class InvalidArgumentException extends \STask\Exception\StaskException {
+        public function __construct() {}
+    }
+
+    /**
+     * This worker no longer owns the task: its lease expired and another worker took over, so
+     * the write was refused. Stop working on the task.
+     */
+    class LeaseLostException extends \STask\Exception\StaskException {
+        public function __construct() {}
+    }
+
+    /**
+     * No task has the given id.
+     */
+    class NotFoundException extends \STask\Exception\StaskException {
+        public function __construct() {}
+    }
+
+    /**
+     * Base class of every exception the extension throws.
+     */
+    class StaskException extends \RuntimeException {
+        public function __construct() {}
+    }
+
+    /**
+     * The task's status does not allow the operation (e.g. completing a finished task).
+     */
+    class StateException extends \STask\Exception\StaskException {
+        public function __construct() {}
+    }
+
+    /**
+     * Progress or log files could not be read or written.
+     */
+    class StorageException extends \STask\Exception\StaskException {
+        public function __construct() {}
+    }
+
+    /**
+     * A cancel was requested for the running task. Thrown by `pushProgress()`; let it propagate
+     * (or return) and the task is marked cancelled.
+     */
+    class TaskCancelledException extends \STask\Exception\StaskException {
+        public function __construct() {}
+    }
+}
