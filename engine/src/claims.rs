@@ -61,6 +61,9 @@ pub struct Claim {
     pub finished_by_handler: bool,
     /// What the handler made of it, when it finished the task itself.
     pub handler_status: Option<crate::task::Status>,
+    /// "Attempt n started", written only once the attempt logs something (so quick silent
+    /// tasks cost no log file).
+    pub pending_start: Option<crate::files::LogEntry>,
     pub progress: Progress,
 }
 
@@ -82,6 +85,7 @@ impl Claim {
             cancel_observed: false,
             finished_by_handler: false,
             handler_status: None,
+            pending_start: None,
             progress: Progress { percent: task.progress, ..Progress::default() },
         }
     }

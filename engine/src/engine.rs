@@ -194,7 +194,7 @@ impl Engine {
 
     pub fn create(&self, task: NewTask) -> Result<Task> {
         task.validate()?;
-        let mut tasks = self.runtime()?.store.insert(std::slice::from_ref(&task), now_ms())?;
+        let mut tasks = self.runtime()?.store.insert(vec![task], now_ms())?;
         tasks.pop().ok_or_else(|| Error::Database("insert returned no row".into()))
     }
 
@@ -206,7 +206,7 @@ impl Engine {
         if tasks.is_empty() {
             return Ok(Vec::new());
         }
-        self.runtime()?.store.insert(&tasks, now_ms())
+        self.runtime()?.store.insert(tasks, now_ms())
     }
 
     pub fn find(&self, id: i64) -> Result<Option<Task>> {
@@ -223,6 +223,16 @@ impl Engine {
     fn owned(&self, shared: &Shared, id: i64) -> Option<Lease> {
         let registry = shared.registry.lock();
         registry.claims.get(&id).filter(|c| c.phase != Phase::Finishing && !c.finished_by_handler).map(|c| c.lease)
+    }
+
+    /// Appends to a task's log; for a task this process runs, its pending "attempt started"
+    /// line goes first.
+    pub(crate) fn append_log(&self, shared: &Shared, id: i64, entry: &LogEntry) -> Result<()> {
+        let start = shared.registry.lock().get_mut(id).and_then(|c| c.pending_start.take());
+        if let Some(start) = start {
+            self.files.append_log(id, &start)?;
+        }
+        self.files.append_log(id, entry)
     }
 
     /// Records progress. For a task this process runs, this costs microseconds: the snapshot
@@ -306,7 +316,11 @@ impl Engine {
         if self.owned(&shared, id).is_none() && self.find(id)?.is_none() {
             return Err(Error::NotFound(id));
         }
-        self.files.append_log(id, &LogEntry { time: to_rfc3339(now_ms()), level, message: message.to_owned(), context })
+        self.append_log(
+            &shared,
+            id,
+            &LogEntry { time: to_rfc3339(now_ms()), level, message: message.to_owned(), context },
+        )
     }
 
     /// The last `limit` log entries of a task, oldest first.
@@ -360,7 +374,7 @@ impl Engine {
         if shared.registry.lock().claims.get(&id).is_some_and(|c| c.lost) {
             return Err(Error::LeaseLost(id));
         }
-        let applied = self.runtime()?.store.finish(&[Finish { lease, transition }], now_ms())?;
+        let applied = self.runtime()?.store.finish(&[Finish { lease, transition: transition.clone() }], now_ms())?;
         let mut registry = shared.registry.lock();
         let Some(claim) = registry.get_mut(id) else {
             return Ok(true);
@@ -371,6 +385,9 @@ impl Engine {
         }
         claim.finished_by_handler = true;
         claim.handler_status = Some(status);
+        if let Transition::Complete { message, .. } | Transition::Fail { message, .. } = &transition {
+            claim.progress.message = Some(message.clone());
+        }
         let now = now_ms();
         if claim.progress.has_file || self.files.has_snapshot(id) {
             if status == Status::Completed {
@@ -379,7 +396,7 @@ impl Engine {
             self.files.write_snapshot(&claim.snapshot(status.name(), now, Some(now)))?;
         }
         drop(registry);
-        self.files.append_log(id, &LogEntry { time: to_rfc3339(now), level, message: line, context: None })?;
+        self.append_log(&shared, id, &LogEntry { time: to_rfc3339(now), level, message: line, context: None })?;
         Ok(true)
     }
 
@@ -421,10 +438,12 @@ impl Engine {
                 Ok(true)
             }
             Some(CancelOutcome::Requested) => {
-                if let Some(claim) = self.shared()?.registry.lock().get_mut(id) {
+                let shared = self.shared()?;
+                if let Some(claim) = shared.registry.lock().get_mut(id) {
                     claim.cancel_requested = true;
                 }
-                self.files.append_log(
+                self.append_log(
+                    &shared,
                     id,
                     &LogEntry {
                         time: to_rfc3339(now_ms()),

@@ -213,30 +213,22 @@ impl Engine {
     fn begin(&self, task: &Task) -> Result<bool> {
         let shared = self.shared()?;
         let now = now_ms();
-        let cancelled = {
-            let mut registry = shared.registry.lock();
-            match registry.get_mut(task.id) {
-                Some(claim) => {
-                    claim.phase = Phase::Running;
-                    claim.started_at = now;
-                    claim.started = Instant::now();
-                    claim.cancel_requested
-                }
-                None => false,
-            }
-        };
-        if self.config.lifecycle_log && !cancelled {
-            self.files.append_log(
-                task.id,
-                &LogEntry {
-                    time: to_rfc3339(now),
-                    level: Level::Info,
-                    message: format!("Attempt {}/{} started", task.attempts, task.max_attempts),
-                    context: Some(json!({ "worker": self.runtime()?.owner })),
-                },
-            )?;
-        }
-        Ok(!cancelled)
+        let start = self.config.lifecycle_log.then(|| -> Result<LogEntry> {
+            Ok(LogEntry {
+                time: to_rfc3339(now),
+                level: Level::Info,
+                message: format!("Attempt {}/{} started", task.attempts, task.max_attempts),
+                context: Some(json!({ "worker": self.runtime()?.owner })),
+            })
+        });
+        let start = start.transpose()?;
+        let mut registry = shared.registry.lock();
+        let Some(claim) = registry.get_mut(task.id) else { return Ok(true) };
+        claim.phase = Phase::Running;
+        claim.started_at = now;
+        claim.started = Instant::now();
+        claim.pending_start = start;
+        Ok(!claim.cancel_requested)
     }
 
     /// Decides the outcome of a handler call; it is written by the next flush.
@@ -311,9 +303,9 @@ impl Engine {
                 }
                 _ => {
                     report.completed += 1;
-                    let line = self
-                        .config
-                        .lifecycle_log
+                    // A silent attempt of a task with no log gets no lines at all.
+                    let logged = claim.pending_start.is_none() || self.files.log_path(task.id).exists();
+                    let line = (self.config.lifecycle_log && logged)
                         .then(|| (Level::Info, format!("Completed in {}", human_duration(elapsed)), None));
                     (Transition::Complete { result: None, message: "Completed".into() }, Status::Completed, line)
                 }
@@ -321,11 +313,12 @@ impl Engine {
         };
         claim.phase = Phase::Finishing;
         let lease = claim.lease;
+        let mut entries = Vec::new();
+        if let Some((level, message, context)) = entry {
+            entries.extend(claim.pending_start.take());
+            entries.push(LogEntry { time: to_rfc3339(now), level, message, context });
+        }
         drop(registry);
-        let entries = entry
-            .map(|(level, message, context)| LogEntry { time: to_rfc3339(now), level, message, context })
-            .into_iter()
-            .collect();
         self.buffered.lock().push(Settled {
             finish: Finish { lease, transition },
             status_after,

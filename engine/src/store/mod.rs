@@ -105,7 +105,7 @@ pub trait Store: Send {
     /// Creates or upgrades the tables. Idempotent; safe when several processes race.
     fn migrate(&mut self) -> Result<MigrationReport>;
     /// Inserts tasks in one transaction and returns them as stored.
-    fn insert(&mut self, tasks: &[NewTask], now: Millis) -> Result<Vec<Task>>;
+    fn insert(&mut self, tasks: Vec<NewTask>, now: Millis) -> Result<Vec<Task>>;
     fn find(&mut self, id: i64) -> Result<Option<Task>>;
     /// Atomically moves up to `limit` due pending tasks to running, highest priority first,
     /// then oldest; each gets a new fencing token and a lease.

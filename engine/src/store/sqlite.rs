@@ -235,7 +235,7 @@ impl Store for SqliteStore {
         sqlite_schema::migrate(&mut self.conn, &self.config)
     }
 
-    fn insert(&mut self, tasks: &[NewTask], now: Millis) -> Result<Vec<Task>> {
+    fn insert(&mut self, tasks: Vec<NewTask>, now: Millis) -> Result<Vec<Task>> {
         let default_attempts = self.config.max_attempts;
         // Encode everything before touching the database: bad input writes nothing.
         let encoded = tasks.iter().map(|t| encode_json("data", &t.data)).collect::<Result<Vec<_>>>()?;
@@ -245,7 +245,7 @@ impl Store for SqliteStore {
         let mut out = Vec::with_capacity(tasks.len());
         {
             let mut stmt = tx.prepare_cached(&self.sql.insert)?;
-            for (task, meta) in tasks.iter().zip(&encoded) {
+            for (task, meta) in tasks.into_iter().zip(&encoded) {
                 let max_attempts = task.max_attempts.unwrap_or(default_attempts);
                 let available_at = task.available_at.unwrap_or(now);
                 let id = stmt.insert(params![

@@ -261,17 +261,45 @@ final class EngineApiTest extends EngineTestCase
         self::assertSame(3, count(file($this->engine->logPath($t->id))), 'one line per entry');
     }
 
-    public function testLifecycleIsLogged(): void
+    public function testAttemptsThatLogSomethingAreFramedByLifecycleLines(): void
+    {
+        $t = $this->engine->create('w', 'a');
+        $this->engine->processPendingTasks(fn (Task $task) => $this->engine->log($task->id, 'info', 'working'));
+        $messages = array_column($this->engine->logs($t->id), 'message');
+        self::assertCount(3, $messages);
+        self::assertStringStartsWith('Attempt 1/3 started', $messages[0]);
+        self::assertSame('working', $messages[1]);
+        self::assertStringStartsWith('Completed in', $messages[2]);
+    }
+
+    public function testSilentQuickTasksCostNoLogFile(): void
     {
         $t = $this->engine->create('w', 'a');
         $this->engine->processPendingTasks(fn () => null);
-        $messages = array_column($this->engine->logs($t->id), 'message');
-        self::assertStringStartsWith('Attempt 1/3 started', $messages[0]);
-        self::assertStringStartsWith('Completed in', $messages[1]);
+        self::assertSame([], $this->engine->logs($t->id));
+        self::assertFileDoesNotExist($this->engine->logPath($t->id));
+    }
+
+    public function testARetriedAttemptIsLoggedInFull(): void
+    {
+        $t = $this->engine->create('w', 'a');
+        $this->engine->processPendingTasks(function () { throw new \RuntimeException('first try fails'); });
+        $this->makeDue($t->id);
+        $this->engine->processPendingTasks(fn () => null);
+        $lines = array_map(fn ($e) => $e['level'] . ' ' . $e['message'], $this->engine->logs($t->id));
+        self::assertCount(4, $lines, implode("\n", $lines));
+        self::assertStringStartsWith('info Attempt 1/3 started', $lines[0]);
+        self::assertStringStartsWith('error Attempt 1/3 failed: first try fails; next attempt in', $lines[1]);
+        self::assertStringStartsWith('info Attempt 2/3 started', $lines[2]);
+        self::assertStringStartsWith('info Completed in', $lines[3]);
+    }
+
+    public function testLifecycleLinesCanBeTurnedOff(): void
+    {
         $quiet = $this->newEngine(['lifecycleLog' => false]);
-        $t2 = $quiet->create('w', 'a');
-        $quiet->processPendingTasks(fn () => null);
-        self::assertSame([], $quiet->logs($t2->id));
+        $t = $quiet->create('w', 'a');
+        $quiet->processPendingTasks(fn (Task $task) => $quiet->log($task->id, 'info', 'only this'));
+        self::assertSame(['only this'], array_column($quiet->logs($t->id), 'message'));
     }
 
     public function testStats(): void
