@@ -40,15 +40,25 @@ fn fail(path: &str, reason: impl Into<String>) -> ConvertError {
 
 /// Converts a PHP value to JSON.
 pub fn to_json(zval: &Zval) -> Result<Value, ConvertError> {
-    convert(zval, 0, &mut String::new())
+    convert(zval, 0)
 }
 
 /// Converts a PHP array to JSON.
 pub fn array_to_json(ht: &ZendHashTable) -> Result<Value, ConvertError> {
-    convert_array(ht, 0, &mut String::new())
+    convert_array(ht, 0)
 }
 
-fn convert(zval: &Zval, depth: usize, path: &mut String) -> Result<Value, ConvertError> {
+/// Prefixes the path of an error with the element it came from. The path is only built when
+/// something fails, so a successful conversion allocates nothing for it.
+fn at<T>(result: Result<T, ConvertError>, segment: impl std::fmt::Display) -> Result<T, ConvertError> {
+    result.map_err(|mut e| {
+        e.path.insert_str(0, &format!("[{segment}]"));
+        e
+    })
+}
+
+fn convert(zval: &Zval, depth: usize) -> Result<Value, ConvertError> {
+    let path = "";
     let zval = zval.dereference();
     let zval = zval.indirect().unwrap_or(zval);
     match zval.get_type() {
@@ -68,11 +78,11 @@ fn convert(zval: &Zval, depth: usize, path: &mut String) -> Result<Value, Conver
             None => Err(fail(path, "the string is not valid UTF-8")),
         },
         DataType::Array => match zval.array() {
-            Some(ht) => convert_array(ht, depth, path),
+            Some(ht) => convert_array(ht, depth),
             None => Ok(Value::Array(Vec::new())),
         },
         DataType::Object(_) => match zval.object() {
-            Some(obj) => convert_object(obj, depth, path),
+            Some(obj) => convert_object(obj, depth),
             None => Err(fail(path, "unreadable object")),
         },
         DataType::Resource => Err(fail(path, "a resource (file handle, connection …) cannot be stored")),
@@ -80,19 +90,16 @@ fn convert(zval: &Zval, depth: usize, path: &mut String) -> Result<Value, Conver
     }
 }
 
-fn convert_array(ht: &ZendHashTable, depth: usize, path: &mut String) -> Result<Value, ConvertError> {
+fn convert_array(ht: &ZendHashTable, depth: usize) -> Result<Value, ConvertError> {
     if depth >= MAX_DEPTH {
-        return Err(fail(path, format!("nested more than {MAX_DEPTH} levels deep (is it recursive?)")));
+        return Err(fail("", format!("nested more than {MAX_DEPTH} levels deep (is it recursive?)")));
     }
     let mut iter = ht.iter();
     if is_list(ht) {
         let mut list = Vec::with_capacity(ht.len());
         let mut i = 0usize;
         while let Some((_, value)) = iter.next_zval() {
-            let len = path.len();
-            path.push_str(&format!("[{i}]"));
-            list.push(convert(value, depth + 1, path)?);
-            path.truncate(len);
+            list.push(at(convert(value, depth + 1), i)?);
             i += 1;
         }
         return Ok(Value::Array(list));
@@ -104,13 +111,13 @@ fn convert_array(ht: &ZendHashTable, depth: usize, path: &mut String) -> Result<
         } else {
             match key.str() {
                 Some(s) => s.to_owned(),
-                None => return Err(fail(path, "an array key is not valid UTF-8")),
+                None => return Err(fail("", "an array key is not valid UTF-8")),
             }
         };
-        let len = path.len();
-        path.push_str(&format!("[{key}]"));
-        let converted = convert(value, depth + 1, path)?;
-        path.truncate(len);
+        let converted = match convert(value, depth + 1) {
+            Ok(v) => v,
+            Err(e) => return at(Err(e), &key),
+        };
         map.insert(key, converted);
     }
     Ok(Value::Object(map))
@@ -129,7 +136,8 @@ fn is_list(ht: &ZendHashTable) -> bool {
     true
 }
 
-fn convert_object(obj: &ZendObject, depth: usize, path: &mut String) -> Result<Value, ConvertError> {
+fn convert_object(obj: &ZendObject, depth: usize) -> Result<Value, ConvertError> {
+    let path = "";
     if depth >= MAX_DEPTH {
         return Err(fail(path, format!("nested more than {MAX_DEPTH} levels deep (is it recursive?)")));
     }
@@ -142,12 +150,12 @@ fn convert_object(obj: &ZendObject, depth: usize, path: &mut String) -> Result<V
             if ExecutorGlobals::has_exception() {
                 return Err(fail(path, format!("{class}::jsonSerialize() threw an exception")));
             }
-            return convert(&value, depth + 1, path);
+            return convert(&value, depth + 1);
         }
     }
     if std::ptr::eq(obj.get_class_entry(), ce::stdclass()) {
         let props = obj.get_properties().map_err(|_| fail(path, "unreadable stdClass"))?;
-        return match convert_array(props, depth, path)? {
+        return match convert_array(props, depth)? {
             // An empty stdClass is an empty JSON object, not a list.
             Value::Array(list) if list.is_empty() => Ok(Value::Object(Map::new())),
             other => Ok(other),

@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter,
-};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
 use serde_json::Value;
 
 use crate::config::{Backend, Config};
@@ -182,9 +180,41 @@ impl SqliteStore {
     }
 }
 
-/// Every writing transaction takes the write lock up front (`BEGIN IMMEDIATE`).
-fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
-    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+/// A writing transaction that takes the write lock up front (`BEGIN IMMEDIATE`), so it never
+/// fails half-way on a stale snapshot. BEGIN and COMMIT are cached statements: parsing them
+/// on every write costs more than a small insert. Rolled back if dropped uncommitted.
+struct WriteTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> WriteTx<'c> {
+    fn begin(conn: &'c Connection) -> Result<WriteTx<'c>> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(WriteTx { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 fn read_task(row: &Row<'_>) -> rusqlite::Result<Task> {
@@ -241,7 +271,7 @@ impl Store for SqliteStore {
         let encoded = tasks.iter().map(|t| encode_json("data", &t.data)).collect::<Result<Vec<_>>>()?;
         let now_text = to_sql_text(now);
         let created = now - now.rem_euclid(1000);
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let mut out = Vec::with_capacity(tasks.len());
         {
             let mut stmt = tx.prepare_cached(&self.sql.insert)?;
@@ -298,7 +328,7 @@ impl Store for SqliteStore {
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Task>> {
         let now_text = to_sql_text(req.now);
         let filter = (!req.identifiers.is_empty()).then(|| serde_json::to_string(req.identifiers).unwrap_or_default());
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let mut tasks = {
             let limit = req.limit as i64;
             match &filter {
@@ -321,7 +351,7 @@ impl Store for SqliteStore {
 
     fn rescue_expired(&mut self, now: Millis, retry: &RetryPolicy) -> Result<Vec<Rescued>> {
         let now_text = to_sql_text(now);
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let expired = {
             let mut stmt = tx.prepare_cached(&self.sql.expired)?;
             stmt.query_map([now], |r| {
@@ -375,7 +405,7 @@ impl Store for SqliteStore {
         if leases.is_empty() {
             return Ok(renewal);
         }
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         {
             let mut stmt = tx.prepare_cached(&self.sql.renew)?;
             for lease in leases {
@@ -419,7 +449,7 @@ impl Store for SqliteStore {
     }
 
     fn save_progress(&mut self, lease: Lease, progress: i64, message: Option<&str>, now: Millis) -> Result<bool> {
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let n = tx.prepare_cached(&self.sql.save_progress)?.execute(params![
             lease.id,
             lease.fence,
@@ -436,7 +466,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let now_text = to_sql_text(now);
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let mut applied = Vec::with_capacity(batch.len());
         for Finish { lease, transition } in batch {
             let (id, fence) = (lease.id, lease.fence);
@@ -464,7 +494,7 @@ impl Store for SqliteStore {
     }
 
     fn complete_pending(&mut self, id: i64, result: Option<&str>, message: &str, now: Millis) -> Result<bool> {
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let n =
             tx.prepare_cached(&self.sql.complete_pending)?.execute(params![id, result, message, to_sql_text(now)])?;
         tx.commit()?;
@@ -472,7 +502,7 @@ impl Store for SqliteStore {
     }
 
     fn fail_pending(&mut self, id: i64, message: &str, now: Millis) -> Result<bool> {
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let n = tx.prepare_cached(&self.sql.fail_pending)?.execute(params![id, message, to_sql_text(now)])?;
         tx.commit()?;
         Ok(n == 1)
@@ -480,7 +510,7 @@ impl Store for SqliteStore {
 
     fn cancel(&mut self, id: i64, now: Millis) -> Result<Option<CancelOutcome>> {
         let now_text = to_sql_text(now);
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let outcome = if tx.prepare_cached(&self.sql.cancel_pending)?.execute(params![id, now_text])? == 1 {
             Some(CancelOutcome::Cancelled)
         } else if tx.prepare_cached(&self.sql.request_cancel)?.execute(params![id, now_text])? == 1 {
@@ -496,7 +526,7 @@ impl Store for SqliteStore {
     }
 
     fn retry(&mut self, id: i64, now: Millis) -> Result<bool> {
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let n = tx.prepare_cached(&self.sql.retry_finished)?.execute(params![id, now, to_sql_text(now)])?;
         tx.commit()?;
         Ok(n == 1)
@@ -521,7 +551,7 @@ impl Store for SqliteStore {
     fn prune(&mut self, before: Millis) -> Result<Vec<i64>> {
         let t = self.sql.tasks.clone();
         let before_text = to_sql_text(before);
-        let tx = immediate(&mut self.conn)?;
+        let tx = WriteTx::begin(&self.conn)?;
         let ids: Vec<i64> = tx
             .prepare_cached(&format!(
                 "SELECT id FROM {t} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at <= ?1"
