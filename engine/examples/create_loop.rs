@@ -16,7 +16,9 @@ fn main() {
     for _ in 0..n {
         engine.create(NewTask::new("product", "import", data.clone())).unwrap();
     }
-    println!("create: {:.1} µs", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    if n > 0 {
+        println!("create: {:.1} µs", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    }
     let batch: Vec<NewTask> = (0..100_000).map(|_| NewTask::new("mail", "send", data.clone())).collect();
     let t = Instant::now();
     engine.create_many(batch).unwrap();

@@ -579,7 +579,30 @@ impl Engine {
         Ok(count)
     }
 
-    /// Stops the heartbeat after writing any pending outcomes. Also done on drop.
+    /// Hands back tasks claimed in a batch whose handler never started (the script is ending).
+    fn release_waiting(&self) -> Result<usize> {
+        let shared = self.shared()?;
+        let waiting: Vec<Finish> = shared
+            .registry
+            .lock()
+            .claims
+            .values()
+            .filter(|c| c.phase == Phase::Waiting)
+            .map(|c| Finish { lease: c.lease, transition: Transition::Release })
+            .collect();
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let applied = self.runtime()?.store.finish(&waiting, now_ms())?;
+        let mut registry = shared.registry.lock();
+        for f in &waiting {
+            registry.claims.remove(&f.lease.id);
+        }
+        Ok(applied.into_iter().filter(|ok| *ok).count())
+    }
+
+    /// Stops the heartbeat after writing any pending outcomes and handing back unstarted
+    /// claims. Also done on drop (at the latest when PHP frees the engine at request end).
     pub fn shutdown(&self) {
         let mut rt = self.runtime.lock();
         if rt.pid != std::process::id() {
@@ -587,6 +610,7 @@ impl Engine {
         }
         drop(rt);
         let _ = self.flush();
+        let _ = self.release_waiting();
         rt = self.runtime.lock();
         if let Some(mut hb) = rt.heartbeat.take() {
             hb.stop();

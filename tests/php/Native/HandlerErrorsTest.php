@@ -85,11 +85,28 @@ final class HandlerErrorsTest extends EngineTestCase
 
     public function testAFatalErrorInAHandlerLeavesTheTaskToBeRescued(): void
     {
+        // Quick tasks first, so that the batch holding the fatal one also holds unstarted tasks.
+        $quick = [];
+        for ($i = 0; $i < 3; $i++) {
+            $quick[] = $this->engine->create('w', 'quick');
+        }
         $t = $this->engine->create('w', 'fatal', [], 'normal', ['maxAttempts' => 2]);
+        $later = [];
+        for ($i = 0; $i < 3; $i++) {
+            $later[] = $this->engine->create('w', 'later');
+        }
         [$code, $out, $err] = self::runScript('fatal_in_handler.php', [$this->db, $this->storage]);
         self::assertSame(255, $code, "a fatal error ends the script with 255; out: $out err: $err");
         self::assertStringContainsString('handler started', $out);
         self::assertSame('running', $this->engine->find($t->id)->statusText);
+        foreach ($quick as $q) {
+            self::assertSame('completed', $this->engine->find($q->id)->statusText, 'outcomes before the fatal are kept');
+        }
+        foreach ($later as $l) {
+            $row = $this->engine->find($l->id);
+            self::assertSame('pending', $row->statusText, 'claimed but unstarted tasks are handed back');
+            self::assertSame(0, $row->attempts);
+        }
         // The lease (2 s in the fixture) expires; the next claim rescues the task.
         $this->pdo()->exec('UPDATE evo_s_tasks SET lease_expires_at = 1');
         $report = $this->engine->process(fn () => null);
