@@ -20,6 +20,12 @@ pub fn to_sql_text(ms: Millis) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
+/// Formats `ms` as `YYYY-MM-DD HH:MM:SS.mmm` (UTC): upstream's column format plus milliseconds,
+/// so short tasks have measurable durations. Eloquent parses it; text order is time order.
+pub fn to_sql_text_ms(ms: Millis) -> String {
+    format!("{}.{:03}", to_sql_text(ms), ms.rem_euclid(1000))
+}
+
 /// Formats `ms` as RFC 3339 with microseconds, used in log lines and progress snapshots.
 pub fn to_rfc3339(ms: Millis) -> String {
     let base = to_sql_text(ms).replacen(' ', "T", 1);
@@ -88,6 +94,8 @@ mod tests {
         }
         assert_eq!(to_sql_text(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(to_rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(to_sql_text_ms(1_700_000_000_007), "2023-11-14 22:13:20.007");
+        assert_eq!(parse_sql_text(&to_sql_text_ms(1_700_000_000_007)), Some(1_700_000_000_007));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::store::{
     sqlite_schema,
 };
 use crate::task::{NewTask, Priority, Status, Task, encode_json};
-use crate::time::{Millis, parse_sql_text, to_sql_text};
+use crate::time::{Millis, parse_sql_text, to_sql_text_ms};
 
 /// The columns of a task row, in the order [`read_task`] expects.
 const TASK_COLUMNS: &str = "id, identifier, action, status, priority, meta, progress, attempts, max_attempts, \
@@ -269,8 +269,8 @@ impl Store for SqliteStore {
         let default_attempts = self.config.max_attempts;
         // Encode everything before touching the database: bad input writes nothing.
         let encoded = tasks.iter().map(|t| encode_json("data", &t.data)).collect::<Result<Vec<_>>>()?;
-        let now_text = to_sql_text(now);
-        let created = now - now.rem_euclid(1000);
+        let now_text = to_sql_text_ms(now);
+        let created = now;
         let tx = WriteTx::begin(&self.conn)?;
         let mut out = Vec::with_capacity(tasks.len());
         {
@@ -326,7 +326,7 @@ impl Store for SqliteStore {
     }
 
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Task>> {
-        let now_text = to_sql_text(req.now);
+        let now_text = to_sql_text_ms(req.now);
         let filter = (!req.identifiers.is_empty()).then(|| serde_json::to_string(req.identifiers).unwrap_or_default());
         let tx = WriteTx::begin(&self.conn)?;
         let mut tasks = {
@@ -350,7 +350,7 @@ impl Store for SqliteStore {
     }
 
     fn rescue_expired(&mut self, now: Millis, retry: &RetryPolicy) -> Result<Vec<Rescued>> {
-        let now_text = to_sql_text(now);
+        let now_text = to_sql_text_ms(now);
         let tx = WriteTx::begin(&self.conn)?;
         let expired = {
             let mut stmt = tx.prepare_cached(&self.sql.expired)?;
@@ -455,7 +455,7 @@ impl Store for SqliteStore {
             lease.fence,
             progress,
             message,
-            to_sql_text(now)
+            to_sql_text_ms(now)
         ])?;
         tx.commit()?;
         Ok(n == 1)
@@ -465,7 +465,7 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let now_text = to_sql_text(now);
+        let now_text = to_sql_text_ms(now);
         let tx = WriteTx::begin(&self.conn)?;
         let mut applied = Vec::with_capacity(batch.len());
         for Finish { lease, transition } in batch {
@@ -496,20 +496,20 @@ impl Store for SqliteStore {
     fn complete_pending(&mut self, id: i64, result: Option<&str>, message: &str, now: Millis) -> Result<bool> {
         let tx = WriteTx::begin(&self.conn)?;
         let n =
-            tx.prepare_cached(&self.sql.complete_pending)?.execute(params![id, result, message, to_sql_text(now)])?;
+            tx.prepare_cached(&self.sql.complete_pending)?.execute(params![id, result, message, to_sql_text_ms(now)])?;
         tx.commit()?;
         Ok(n == 1)
     }
 
     fn fail_pending(&mut self, id: i64, message: &str, now: Millis) -> Result<bool> {
         let tx = WriteTx::begin(&self.conn)?;
-        let n = tx.prepare_cached(&self.sql.fail_pending)?.execute(params![id, message, to_sql_text(now)])?;
+        let n = tx.prepare_cached(&self.sql.fail_pending)?.execute(params![id, message, to_sql_text_ms(now)])?;
         tx.commit()?;
         Ok(n == 1)
     }
 
     fn cancel(&mut self, id: i64, now: Millis) -> Result<Option<CancelOutcome>> {
-        let now_text = to_sql_text(now);
+        let now_text = to_sql_text_ms(now);
         let tx = WriteTx::begin(&self.conn)?;
         let outcome = if tx.prepare_cached(&self.sql.cancel_pending)?.execute(params![id, now_text])? == 1 {
             Some(CancelOutcome::Cancelled)
@@ -527,7 +527,7 @@ impl Store for SqliteStore {
 
     fn retry(&mut self, id: i64, now: Millis) -> Result<bool> {
         let tx = WriteTx::begin(&self.conn)?;
-        let n = tx.prepare_cached(&self.sql.retry_finished)?.execute(params![id, now, to_sql_text(now)])?;
+        let n = tx.prepare_cached(&self.sql.retry_finished)?.execute(params![id, now, to_sql_text_ms(now)])?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -550,7 +550,7 @@ impl Store for SqliteStore {
 
     fn prune(&mut self, before: Millis) -> Result<Vec<i64>> {
         let t = self.sql.tasks.clone();
-        let before_text = to_sql_text(before);
+        let before_text = to_sql_text_ms(before);
         let tx = WriteTx::begin(&self.conn)?;
         let ids: Vec<i64> = tx
             .prepare_cached(&format!(
