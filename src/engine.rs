@@ -109,7 +109,8 @@ impl PhpEngine {
     /// with backoff while attempts remain.
     ///
     /// @param callable $dispatch function (STask\Task $task): void
-    /// @param array|null $options identifiers: only tasks of these worker identifiers
+    /// @param array|null $options identifiers: only tasks of these worker identifiers;
+    ///   ids: only these tasks, run now even if not due yet
     /// @return int the number of tasks completed
     #[php(defaults(limit = 10))]
     pub fn process_pending_tasks(
@@ -125,7 +126,7 @@ impl PhpEngine {
     }
 
     /// Like processPendingTasks(), but returns what happened: claimed, completed, retried,
-    /// failed, cancelled, lost, released, rescued, exited.
+    /// failed, cancelled, lost, released, rescued, exited, stopped.
     #[php(defaults(limit = 10))]
     pub fn process(
         &self,
@@ -145,6 +146,7 @@ impl PhpEngine {
                 ("released", zv(r.released as i64)),
                 ("rescued", zv(r.rescued as i64)),
                 ("exited", zv(r.exited)),
+                ("stopped", zv(r.stopped)),
             ]))
         })
     }
@@ -283,6 +285,64 @@ impl PhpEngine {
         })
     }
 
+    /// Asks processing to stop after the current task; unstarted claimed tasks are handed back.
+    /// Safe in a signal handler (pcntl_signal): this is how a worker stops gracefully.
+    pub fn request_stop(&self) -> PhpResult<()> {
+        guarded(|| {
+            self.engine.request_stop();
+            Ok(())
+        })
+    }
+
+    /// Deletes the progress and log files of tasks that finished more than $days days ago,
+    /// keeping their rows. Returns how many tasks had files.
+    pub fn prune_files(&self, days: i64) -> PhpResult<i64> {
+        guarded(|| Ok(self.engine.prune_files(days).map_err(to_php)? as i64))
+    }
+
+    /// Finds worker classes without loading any PHP: reads the project's composer.json (and
+    /// Evolution CMS's custom/composer.json) and vendor/composer/installed.json, lists the
+    /// PHP files their autoload rules cover, and returns the concrete classes that extend or
+    /// implement one of $roots. Returns ['candidates' => [['class', 'file', 'package'], …],
+    /// 'packages' => n, 'files' => n, 'elapsedMs' => ms, 'warnings' => […]].
+    ///
+    /// @param string $projectDir the directory holding composer.json and vendor/
+    /// @param array $roots fully qualified base classes or interfaces of workers
+    /// @param array|null $exclude namespace prefixes whose classes are never candidates
+    pub fn discover_workers(
+        project_dir: String,
+        roots: &ZendHashTable,
+        exclude: Option<&ZendHashTable>,
+    ) -> PhpResult<ZBox<ZendHashTable>> {
+        guarded(|| {
+            let strings = |ht: &ZendHashTable, what: &str| -> PhpResult<Vec<String>> {
+                ht.values()
+                    .map(|v| {
+                        v.str().map(str::to_owned).ok_or_else(|| invalid(format!("{what} must be a list of strings")))
+                    })
+                    .collect()
+            };
+            let options = stask_engine::discovery::ScanOptions {
+                root: project_dir.into(),
+                roots: strings(roots, "roots")?,
+                exclude: exclude.map(|e| strings(e, "exclude")).transpose()?.unwrap_or_default(),
+            };
+            let report = stask_engine::discovery::scan(&options).map_err(to_php)?;
+            let candidates: Vec<serde_json::Value> = report
+                .candidates
+                .iter()
+                .map(|c| serde_json::json!({"class": c.class, "file": c.file.to_string_lossy(), "package": c.package}))
+                .collect();
+            Ok(convert::to_array(&serde_json::json!({
+                "candidates": candidates,
+                "packages": report.packages,
+                "files": report.files,
+                "elapsedMs": report.elapsed_ms,
+                "warnings": report.warnings,
+            })))
+        })
+    }
+
     /// Deletes tasks that finished more than $days days ago, with their progress and log
     /// files. Returns how many.
     pub fn prune(&self, days: i64) -> PhpResult<i64> {
@@ -300,7 +360,7 @@ impl PhpEngine {
         if !(0..=1_000_000).contains(&limit) {
             return Err(invalid(format!("limit must be between 0 and 1000000, got {limit}")));
         }
-        let mut opts = ProcessOptions { limit: limit as usize, identifiers: Vec::new() };
+        let mut opts = ProcessOptions { limit: limit as usize, identifiers: Vec::new(), ids: Vec::new() };
         if let Some(options) = options {
             let mut iter = options.iter();
             while let Some((key, value)) = iter.next_zval() {
@@ -312,7 +372,17 @@ impl PhpEngine {
                             opts.identifiers.push(s.to_owned());
                         }
                     }
-                    _ => return Err(invalid("unknown processing option; use identifiers")),
+                    Some("ids") => {
+                        let list = value.array().ok_or_else(|| invalid("ids must be an array of task ids"))?;
+                        for v in list.values() {
+                            opts.ids.push(
+                                v.long()
+                                    .filter(|id| *id > 0)
+                                    .ok_or_else(|| invalid("ids must be an array of task ids"))?,
+                            );
+                        }
+                    }
+                    _ => return Err(invalid("unknown processing option; use identifiers or ids")),
                 }
             }
         }

@@ -84,6 +84,24 @@ namespace STask {
         public function createMany(array $tasks): array {}
 
         /**
+         * Finds worker classes without loading any PHP: reads the project's composer.json (and
+         * Evolution CMS's custom/composer.json) and vendor/composer/installed.json, lists the
+         * PHP files their autoload rules cover, and returns the concrete classes that extend or
+         * implement one of $roots. Returns ['candidates' => [['class', 'file', 'package'], …],
+         * 'packages' => n, 'files' => n, 'elapsedMs' => ms, 'warnings' => […]].
+         *
+         * @param string $projectDir the directory holding composer.json and vendor/
+         * @param array $roots fully qualified base classes or interfaces of workers
+         * @param array|null $exclude namespace prefixes whose classes are never candidates
+         *
+         * @param string $project_dir
+         * @param array $roots
+         * @param array|null $exclude
+         * @return array
+         */
+        public static function discoverWorkers(string $project_dir, array $roots, ?array $exclude = null): array {}
+
+        /**
          * Fails the task for good (no retry; to retry, throw from the handler).
          *
          * @param int $id
@@ -152,7 +170,7 @@ namespace STask {
 
         /**
          * Like processPendingTasks(), but returns what happened: claimed, completed, retried,
-         * failed, cancelled, lost, released, rescued, exited.
+         * failed, cancelled, lost, released, rescued, exited, stopped.
          *
          * @param callable $dispatch
          * @param int $limit
@@ -168,7 +186,8 @@ namespace STask {
          * with backoff while attempts remain.
          *
          * @param callable $dispatch function (STask\Task $task): void
-         * @param array|null $options identifiers: only tasks of these worker identifiers
+         * @param array|null $options identifiers: only tasks of these worker identifiers;
+         *   ids: only these tasks, run now even if not due yet
          * @return int the number of tasks completed
          *
          * @param callable $dispatch
@@ -198,6 +217,15 @@ namespace STask {
         public function prune(int $days): int {}
 
         /**
+         * Deletes the progress and log files of tasks that finished more than $days days ago,
+         * keeping their rows. Returns how many tasks had files.
+         *
+         * @param int $days
+         * @return int
+         */
+        public function pruneFiles(int $days): int {}
+
+        /**
          * Reports progress: ['progress' => 0–100, 'processed' => n, 'total' => n,
          * 'message' => '…', 'eta' => seconds]. Absent keys keep their value; the percent is
          * derived from processed/total when not given. Costs microseconds in a tight loop.
@@ -210,6 +238,14 @@ namespace STask {
          * @return void
          */
         public function pushProgress(int $id, array $progress): void {}
+
+        /**
+         * Asks processing to stop after the current task; unstarted claimed tasks are handed back.
+         * Safe in a signal handler (pcntl_signal): this is how a worker stops gracefully.
+         *
+         * @return void
+         */
+        public function requestStop(): void {}
 
         /**
          * Queues a failed or cancelled task again with fresh attempts. False for other statuses.

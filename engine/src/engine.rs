@@ -98,6 +98,9 @@ pub struct Engine {
     pub(crate) files: Arc<Files>,
     pub(crate) runtime: ManuallyDrop<Mutex<Runtime>>,
     pub(crate) buffered: Mutex<Vec<Settled>>,
+    /// Set by [`Engine::request_stop`] (e.g. from a signal handler) to end processing after
+    /// the current task.
+    pub(crate) stop: std::sync::atomic::AtomicBool,
 }
 
 fn owner_name(config: &Config) -> String {
@@ -120,7 +123,13 @@ impl Engine {
         let files = Arc::new(Files::open(&config.storage_dir)?);
         let store = store::open(&config)?;
         let runtime = Engine::new_runtime(&config, &files, store);
-        Ok(Engine { config, files, runtime: ManuallyDrop::new(Mutex::new(runtime)), buffered: Mutex::new(Vec::new()) })
+        Ok(Engine {
+            config,
+            files,
+            runtime: ManuallyDrop::new(Mutex::new(runtime)),
+            buffered: Mutex::new(Vec::new()),
+            stop: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     fn new_runtime(config: &Config, files: &Arc<Files>, store: Box<dyn Store>) -> Runtime {
@@ -185,6 +194,39 @@ impl Engine {
             rt.last_inline_check = last_check;
             rt.last_inline_upkeep = Instant::now();
         }
+    }
+
+    /// Asks a running `process_pending` to stop after its current task (unstarted claims are
+    /// handed back). Safe to call from a signal handler; the next processing call clears it.
+    pub fn request_stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Reads and clears the stop request.
+    pub(crate) fn take_stop_request(&self) -> bool {
+        self.stop.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Deletes the progress and log files of tasks that finished more than `days` days ago,
+    /// keeping their rows. Returns how many tasks had files removed.
+    pub fn prune_files(&self, days: i64) -> Result<usize> {
+        if !(0..=36_500).contains(&days) {
+            return Err(Error::invalid(format!("days must be between 0 and 36500, got {days}")));
+        }
+        self.flush_if_buffered()?;
+        let ids = self.runtime()?.store.finished_before(now_ms() - days * 86_400_000)?;
+        let mut removed = 0;
+        for id in ids {
+            if self.files.has_snapshot(id) || self.files.log_path(id).exists() {
+                self.files.remove(id)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Creates or upgrades the tables (idempotent).

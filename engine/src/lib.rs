@@ -10,11 +10,13 @@
 //! - [`process`]: claiming due tasks and running them through a handler.
 //! - [`claims`], [`heartbeat`]: the leases this process holds and the thread that renews them.
 //! - [`files`]: `{id}.json` progress snapshots and `{id}.log` logs.
+//! - [`discovery`]: finding worker classes in Composer packages without running PHP.
 //! - [`retry`]: exponential backoff with jitter.
 //! - [`error`]: the one error type, mapped to PHP exceptions by the extension.
 
 pub mod claims;
 pub mod config;
+pub mod discovery;
 pub mod engine;
 pub mod error;
 pub mod files;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use stask_engine::{Error, HandlerError, Level, NewTask, Outcome, Priority, ProcessOptions, ProgressUpdate, Status};
 
 fn opts(limit: usize) -> ProcessOptions {
-    ProcessOptions { limit, identifiers: Vec::new() }
+    ProcessOptions { limit, identifiers: Vec::new(), ids: Vec::new() }
 }
 
 fn boom() -> Outcome {
@@ -107,7 +107,7 @@ fn limit_is_respected_and_identifier_filter_works() {
     }
     let seen = RefCell::new(Vec::new());
     let report = engine
-        .process_pending(&ProcessOptions { limit: 3, identifiers: vec!["odd".into()] }, |t| {
+        .process_pending(&ProcessOptions { limit: 3, identifiers: vec!["odd".into()], ids: vec![] }, |t| {
             seen.borrow_mut().push(t.identifier.clone());
             Outcome::Returned
         })
@@ -482,4 +482,65 @@ fn an_unwritable_storage_directory_is_refused_up_front() {
     let err = stask_engine::Engine::open(config).err().expect("must fail");
     assert!(matches!(err, Error::Storage(_)), "{err}");
     assert!(!sb.db_path().exists(), "nothing was written");
+}
+
+#[test]
+fn specific_tasks_can_be_run_on_demand_even_before_they_are_due() {
+    let sb = Sandbox::new();
+    let engine = sb.engine();
+    let first = engine.create(task("w", "a")).unwrap().id;
+    let mut later = task("w", "later");
+    later.available_at = Some(stask_engine::time::now_ms() + 3_600_000);
+    let later = engine.create(later).unwrap().id;
+    let ran = RefCell::new(Vec::new());
+    let report = engine
+        .process_pending(&ProcessOptions { limit: 10, identifiers: vec![], ids: vec![later] }, |t| {
+            ran.borrow_mut().push(t.id);
+            Outcome::Returned
+        })
+        .unwrap();
+    assert_eq!(ran.into_inner(), vec![later]);
+    assert_eq!(report.completed, 1);
+    assert_eq!(engine.get(first).unwrap().status, Status::Pending, "other tasks are left alone");
+}
+
+#[test]
+fn a_stop_request_ends_processing_after_the_current_task() {
+    let sb = Sandbox::new();
+    let engine = sb.engine();
+    for _ in 0..20 {
+        engine.create(task("w", "a")).unwrap();
+    }
+    // Grow the batch first so that unstarted claims exist when the stop arrives.
+    engine.process_pending(&opts(3), |_| Outcome::Returned).unwrap();
+    let mut n = 0;
+    let report = engine
+        .process_pending(&opts(100), |_| {
+            n += 1;
+            if n == 2 {
+                engine.request_stop();
+            }
+            Outcome::Returned
+        })
+        .unwrap();
+    assert!(report.stopped);
+    assert_eq!(report.completed, 2);
+    let stats = engine.stats().unwrap();
+    assert!(stats.by_status.contains(&(Status::Pending, 15)), "{stats:?}");
+    // The request is consumed: the next call processes normally.
+    assert_eq!(engine.process_pending(&opts(100), |_| Outcome::Returned).unwrap().completed, 15);
+}
+
+#[test]
+fn old_files_can_be_pruned_while_rows_are_kept() {
+    let sb = Sandbox::new();
+    let engine = sb.engine();
+    let id = engine.create(task("w", "a")).unwrap().id;
+    engine.log(id, Level::Info, "x", None).unwrap();
+    engine.push_progress(id, ProgressUpdate { message: Some("m".into()), ..Default::default() }).unwrap();
+    engine.complete(id, None, None).unwrap();
+    assert_eq!(engine.prune_files(1).unwrap(), 0, "too recent");
+    assert_eq!(engine.prune_files(0).unwrap(), 1);
+    assert!(!sb.file(&format!("{id}.log")).exists() && !sb.file(&format!("{id}.json")).exists());
+    assert!(engine.find(id).unwrap().is_some());
 }

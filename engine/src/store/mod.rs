@@ -29,6 +29,8 @@ pub struct ClaimRequest<'a> {
     pub lease_until: Millis,
     /// Only tasks of these identifiers (empty: any).
     pub identifiers: &'a [String],
+    /// Only these tasks, due or not (empty: any due task). Used to run one task on demand.
+    pub ids: &'a [i64],
 }
 
 /// How a claimed task leaves the running state.
@@ -129,6 +131,8 @@ pub trait Store: Send {
     /// Failed or cancelled → pending with fresh attempts. `false` when the status did not allow it.
     fn retry(&mut self, id: i64, now: Millis) -> Result<bool>;
     fn stats(&mut self) -> Result<Stats>;
+    /// Ids of finished tasks that finished before `before` (their files may be cleaned).
+    fn finished_before(&mut self, before: Millis) -> Result<Vec<i64>>;
     /// Deletes finished tasks that finished before `before`; returns their ids.
     fn prune(&mut self, before: Millis) -> Result<Vec<i64>>;
     /// A second connection to the same database, for the heartbeat thread. `None` when the

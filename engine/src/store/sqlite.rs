@@ -29,6 +29,7 @@ struct Sql {
     find: String,
     claim: String,
     claim_for: String,
+    claim_ids: String,
     expired: String,
     rescue_to_pending: String,
     rescue_to_failed: String,
@@ -74,6 +75,11 @@ impl Sql {
                 "{claim_set} WHERE id IN (SELECT id FROM {t} WHERE status = 10 AND available_at <= ?3 \
                  AND identifier IN (SELECT value FROM json_each(?6)) \
                  ORDER BY priority_rank DESC, available_at, id LIMIT ?5) AND status = 10 RETURNING {TASK_COLUMNS}"
+            ),
+            // Explicitly requested tasks run now, whatever their not-before time.
+            claim_ids: format!(
+                "{claim_set} WHERE id IN (SELECT value FROM json_each(?6)) AND status = 10 AND ?3 = ?3 \
+                 AND ?5 > 0 RETURNING {TASK_COLUMNS}"
             ),
             expired: format!(
                 "SELECT id, fence, attempts, max_attempts, cancel_requested, locked_by FROM {t} \
@@ -328,16 +334,25 @@ impl Store for SqliteStore {
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Task>> {
         let now_text = to_sql_text_ms(req.now);
         let filter = (!req.identifiers.is_empty()).then(|| serde_json::to_string(req.identifiers).unwrap_or_default());
+        let ids = (!req.ids.is_empty()).then(|| serde_json::to_string(req.ids).unwrap_or_default());
         let tx = WriteTx::begin(&self.conn)?;
         let mut tasks = {
             let limit = req.limit as i64;
-            match &filter {
-                None => {
+            match (&filter, &ids) {
+                (_, Some(ids)) => {
+                    let mut stmt = tx.prepare_cached(&self.sql.claim_ids)?;
+                    let mut claimed = stmt
+                        .query_map(params![req.owner, req.lease_until, req.now, now_text, limit, ids], read_task)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    claimed.truncate(req.limit);
+                    claimed
+                }
+                (None, None) => {
                     let mut stmt = tx.prepare_cached(&self.sql.claim)?;
                     stmt.query_map(params![req.owner, req.lease_until, req.now, now_text, limit], read_task)?
                         .collect::<rusqlite::Result<Vec<_>>>()?
                 }
-                Some(list) => {
+                (Some(list), None) => {
                     let mut stmt = tx.prepare_cached(&self.sql.claim_for)?;
                     stmt.query_map(params![req.owner, req.lease_until, req.now, now_text, limit, list], read_task)?
                         .collect::<rusqlite::Result<Vec<_>>>()?
@@ -495,8 +510,12 @@ impl Store for SqliteStore {
 
     fn complete_pending(&mut self, id: i64, result: Option<&str>, message: &str, now: Millis) -> Result<bool> {
         let tx = WriteTx::begin(&self.conn)?;
-        let n =
-            tx.prepare_cached(&self.sql.complete_pending)?.execute(params![id, result, message, to_sql_text_ms(now)])?;
+        let n = tx.prepare_cached(&self.sql.complete_pending)?.execute(params![
+            id,
+            result,
+            message,
+            to_sql_text_ms(now)
+        ])?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -546,6 +565,15 @@ impl Store for SqliteStore {
             .query_map([], |r| Ok((r.get(0)?, Status::from_code(r.get(1)?), r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(stats)
+    }
+
+    fn finished_before(&mut self, before: Millis) -> Result<Vec<i64>> {
+        let t = &self.sql.tasks;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT id FROM {t} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at <= ?1"
+        ))?;
+        let ids = stmt.query_map([to_sql_text_ms(before)], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
     }
 
     fn prune(&mut self, before: Millis) -> Result<Vec<i64>> {
