@@ -65,7 +65,8 @@ impl PhpEngine {
     /// @param array|null $data the task's input, stored as JSON
     /// @param string $priority "low", "normal" or "high"
     /// @param array|null $options maxAttempts, availableAt (Unix time or DateTimeInterface),
-    ///   delay (seconds), userId
+    ///   delay (seconds), userId, unique (a key: while a task with it is unfinished, creating
+    ///   another returns that task instead)
     /// @throws \STask\Exception\InvalidArgumentException for bad input; nothing is written
     #[php(defaults(priority = "\"normal\""))]
     #[php(optional = "data")]
@@ -298,6 +299,11 @@ impl PhpEngine {
     /// keeping their rows. Returns how many tasks had files.
     pub fn prune_files(&self, days: i64) -> PhpResult<i64> {
         guarded(|| Ok(self.engine.prune_files(days).map_err(to_php)? as i64))
+    }
+
+    /// URL schemes this build of the extension can open, e.g. ["sqlite"].
+    pub fn supported_backends() -> Vec<String> {
+        stask_engine::config::SUPPORTED_SCHEMES.iter().map(|s| (*s).to_owned()).collect()
     }
 
     /// Finds worker classes without loading any PHP: reads the project's composer.json (and

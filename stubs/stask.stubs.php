@@ -59,7 +59,8 @@ namespace STask {
          * @param array|null $data the task's input, stored as JSON
          * @param string $priority "low", "normal" or "high"
          * @param array|null $options maxAttempts, availableAt (Unix time or DateTimeInterface),
-         *   delay (seconds), userId
+         *   delay (seconds), userId, unique (a key: while a task with it is unfinished, creating
+         *   another returns that task instead)
          * @throws \STask\Exception\InvalidArgumentException for bad input; nothing is written
          *
          * @param string $identifier
@@ -261,6 +262,13 @@ namespace STask {
          * @return array
          */
         public function stats(): array {}
+
+        /**
+         * URL schemes this build of the extension can open, e.g. ["sqlite"].
+         *
+         * @return array
+         */
+        public static function supportedBackends(): array {}
     }
 
     /**
@@ -405,6 +413,13 @@ namespace STask {
          * @var string
          */
         public readonly string $statusText;
+
+        /**
+         * Its unique key: while it is unfinished, creating a task with this key returns it.
+         *
+         * @var string|null
+         */
+        public readonly ?string $uniqueKey;
 
         /**
          * Unix time of its last change.

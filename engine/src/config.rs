@@ -40,6 +40,9 @@ pub struct Config {
 
 pub const MAX_PREFIX_LEN: usize = 32;
 
+/// URL schemes this build can open.
+pub const SUPPORTED_SCHEMES: &[&str] = &["sqlite"];
+
 impl Config {
     /// Parses an engine URL: `sqlite:/abs/path.db`, `sqlite:relative.db`, `sqlite:///abs/path.db`
     /// or `sqlite::memory:`. Every other setting takes its default.

@@ -544,3 +544,28 @@ fn old_files_can_be_pruned_while_rows_are_kept() {
     assert!(!sb.file(&format!("{id}.log")).exists() && !sb.file(&format!("{id}.json")).exists());
     assert!(engine.find(id).unwrap().is_some());
 }
+
+#[test]
+fn unique_keys_keep_one_unfinished_task_per_key() {
+    let sb = Sandbox::new();
+    let engine = sb.engine();
+    let mut keyed = task("report", "build");
+    keyed.unique_key = Some("report:2026-11".into());
+    let first = engine.create(keyed.clone()).unwrap();
+    let again = engine.create(keyed.clone()).unwrap();
+    assert_eq!(again.id, first.id, "the unfinished task with the key is returned");
+    let batch = engine.create_many(vec![keyed.clone(), task("other", "x"), keyed.clone()]).unwrap();
+    assert_eq!(batch[0].id, first.id);
+    assert_eq!(batch[2].id, first.id);
+    assert_ne!(batch[1].id, first.id);
+    engine.process_pending(&ProcessOptions { limit: 10, identifiers: vec!["report".into()], ids: vec![] }, |_| boom()).unwrap();
+    assert_eq!(engine.create(keyed.clone()).unwrap().id, first.id, "still unfinished while waiting for a retry");
+    engine.cancel(first.id).unwrap();
+    let fresh = engine.create(keyed.clone()).unwrap();
+    assert_ne!(fresh.id, first.id, "a finished task frees its key");
+    let err = engine.retry(first.id).unwrap_err();
+    assert!(matches!(err, Error::InvalidState { .. }), "{err}");
+    let mut bad = task("report", "build");
+    bad.unique_key = Some(String::new());
+    assert!(matches!(engine.create(bad), Err(Error::InvalidArgument(_))));
+}

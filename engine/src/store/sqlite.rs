@@ -20,13 +20,14 @@ use crate::time::{Millis, parse_sql_text, to_sql_text_ms};
 /// The columns of a task row, in the order [`read_task`] expects.
 const TASK_COLUMNS: &str = "id, identifier, action, status, priority, meta, progress, attempts, max_attempts, \
      message, result, last_error, started_by, available_at, start_at, finished_at, created_at, updated_at, \
-     cancel_requested, fence, locked_by, lease_expires_at";
+     cancel_requested, fence, locked_by, lease_expires_at, unique_key";
 
 /// SQL text with the table prefix applied, built once per connection.
 struct Sql {
     tasks: String,
     insert: String,
     find: String,
+    find_unique: String,
     claim: String,
     claim_for: String,
     claim_ids: String,
@@ -62,10 +63,13 @@ impl Sql {
         Sql {
             insert: format!(
                 "INSERT INTO {t} (identifier, action, status, message, started_by, meta, attempts, max_attempts, \
-                 priority, priority_rank, progress, available_at, created_at, updated_at) \
-                 VALUES (?1, ?2, 10, ?3, ?4, ?5, 0, ?6, ?7, ?8, 0, ?9, ?10, ?10)"
+                 priority, priority_rank, progress, available_at, created_at, updated_at, unique_key) \
+                 VALUES (?1, ?2, 10, ?3, ?4, ?5, 0, ?6, ?7, ?8, 0, ?9, ?10, ?10, ?11)"
             ),
             find: format!("SELECT {TASK_COLUMNS} FROM {t} WHERE id = ?1"),
+            find_unique: format!(
+                "SELECT {TASK_COLUMNS} FROM {t} WHERE unique_key = ?1 AND status IN (10, 30, 50) ORDER BY id LIMIT 1"
+            ),
             claim: format!(
                 "{claim_set} WHERE id IN (SELECT id FROM {t} WHERE status = 10 AND available_at <= ?3 \
                  ORDER BY priority_rank DESC, available_at, id LIMIT ?5) AND status = 10 RETURNING {TASK_COLUMNS}"
@@ -252,7 +256,12 @@ fn read_task(row: &Row<'_>) -> rusqlite::Result<Task> {
         fence: row.get(19)?,
         locked_by: row.get(20)?,
         lease_expires_at: row.get(21)?,
+        unique_key: row.get(22)?,
     })
+}
+
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
 /// Stored JSON that does not parse (written by other code) is returned as the raw string.
@@ -284,7 +293,7 @@ impl Store for SqliteStore {
             for (task, meta) in tasks.into_iter().zip(&encoded) {
                 let max_attempts = task.max_attempts.unwrap_or(default_attempts);
                 let available_at = task.available_at.unwrap_or(now);
-                let id = stmt.insert(params![
+                let inserted = stmt.insert(params![
                     task.identifier,
                     task.action,
                     "Queued",
@@ -295,14 +304,26 @@ impl Store for SqliteStore {
                     task.priority.rank(),
                     available_at,
                     now_text,
-                ])?;
+                    task.unique_key,
+                ]);
+                let id = match inserted {
+                    Ok(id) => id,
+                    Err(err) if task.unique_key.is_some() && is_unique_violation(&err) => {
+                        // An unfinished task already holds the key: that task is the answer.
+                        let existing =
+                            tx.prepare_cached(&self.sql.find_unique)?.query_row([&task.unique_key], read_task)?;
+                        out.push(existing);
+                        continue;
+                    }
+                    Err(err) => return Err(err.into()),
+                };
                 out.push(Task {
                     id,
-                    identifier: task.identifier.clone(),
-                    action: task.action.clone(),
+                    identifier: task.identifier,
+                    action: task.action,
                     status: Status::Pending,
                     priority: task.priority,
-                    data: task.data.clone(),
+                    data: task.data,
                     progress: 0,
                     attempts: 0,
                     max_attempts,
@@ -310,6 +331,7 @@ impl Store for SqliteStore {
                     result: None,
                     last_error: None,
                     started_by: task.started_by,
+                    unique_key: task.unique_key,
                     available_at: Some(available_at),
                     started_at: None,
                     finished_at: None,
@@ -546,7 +568,17 @@ impl Store for SqliteStore {
 
     fn retry(&mut self, id: i64, now: Millis) -> Result<bool> {
         let tx = WriteTx::begin(&self.conn)?;
-        let n = tx.prepare_cached(&self.sql.retry_finished)?.execute(params![id, now, to_sql_text_ms(now)])?;
+        let n = match tx.prepare_cached(&self.sql.retry_finished)?.execute(params![id, now, to_sql_text_ms(now)]) {
+            Err(err) if is_unique_violation(&err) => {
+                let status = tx.prepare_cached(&self.sql.find)?.query_row([id], read_task)?.status;
+                return Err(Error::InvalidState {
+                    id,
+                    status,
+                    operation: "retry: another unfinished task holds its unique key",
+                });
+            }
+            other => other?,
+        };
         tx.commit()?;
         Ok(n == 1)
     }

@@ -21,6 +21,7 @@ const TASK_COLUMNS_V1: &[(&str, &str)] = &[
     ("heartbeat_at", "INTEGER NULL"),
     ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
     ("last_error", "TEXT NULL"),
+    ("unique_key", "VARCHAR(190) NULL"),
 ];
 
 pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport> {
@@ -96,6 +97,7 @@ pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport
         "CREATE INDEX IF NOT EXISTS \"{tasks}_claim_idx\" ON \"{tasks}\" (priority_rank DESC, available_at, id) WHERE status = 10;
          CREATE INDEX IF NOT EXISTS \"{tasks}_lease_idx\" ON \"{tasks}\" (lease_expires_at) WHERE status IN (30, 50);
          CREATE INDEX IF NOT EXISTS \"{tasks}_finished_idx\" ON \"{tasks}\" (finished_at) WHERE finished_at IS NOT NULL;
+         CREATE UNIQUE INDEX IF NOT EXISTS \"{tasks}_unique_idx\" ON \"{tasks}\" (unique_key) WHERE unique_key IS NOT NULL AND status IN (10, 30, 50);
          CREATE INDEX IF NOT EXISTS \"{workers}_scope_index\" ON \"{workers}\" (scope);
          CREATE INDEX IF NOT EXISTS \"{workers}_active_index\" ON \"{workers}\" (active);
          CREATE INDEX IF NOT EXISTS \"{workers}_position_index\" ON \"{workers}\" (position);"
