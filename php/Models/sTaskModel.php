@@ -80,6 +80,35 @@ class sTaskModel extends Model
         return $this->connection ?? sTask::connectionName();
     }
 
+    /** A model for a task the engine handed over, built without a query. */
+    public static function fromTask(\STask\Task $task): static
+    {
+        $time = static fn (?int $t): ?string => $t === null ? null : gmdate('Y-m-d H:i:s', $t) . '.000';
+        $model = (new static())->newFromBuilder([
+            'id' => $task->id,
+            'identifier' => $task->identifier,
+            'action' => $task->action,
+            'status' => $task->status,
+            'message' => $task->message,
+            'started_by' => $task->userId,
+            'meta' => json_encode($task->data, JSON_PRESERVE_ZERO_FRACTION),
+            'result' => $task->result === null ? null : json_encode($task->result, JSON_PRESERVE_ZERO_FRACTION),
+            'start_at' => $time($task->startedAt),
+            'finished_at' => $time($task->finishedAt),
+            'attempts' => $task->attempts,
+            'max_attempts' => $task->maxAttempts,
+            'priority' => $task->priority,
+            'progress' => $task->progress,
+            'created_at' => $time($task->createdAt),
+            'updated_at' => $time($task->updatedAt),
+            'available_at' => $task->availableAt === null ? null : $task->availableAt * 1000,
+            'cancel_requested' => $task->cancelRequested,
+            'last_error' => $task->lastError,
+            'unique_key' => $task->uniqueKey,
+        ]);
+        return $model;
+    }
+
     public static function statusText(int|string|null $status): string
     {
         return self::STATUS_TEXT[(int) $status] ?? 'unknown';
