@@ -104,6 +104,9 @@ class sTaskServiceProvider extends ServiceProvider
         $router = $this->app->make('router');
         $router->middlewareGroup('mgr', (array) $this->app->make('config')->get('app.middleware.mgr', []));
         $this->loadRoutesFrom($this->path('php/Http/routes.php'));
+        // Names are indexed when routes are added; ours get theirs afterwards.
+        $router->getRoutes()->refreshNameLookups();
+        $router->getRoutes()->refreshActionLookups();
     }
 
     private function registerPublishing(): void

@@ -52,7 +52,8 @@ final class WorkerDiscovery
         $report->files = $scan['files'];
         $report->scanMs = $scan['elapsedMs'];
         $report->warnings = $scan['warnings'];
-        $claimed = [];
+        /** @var array<string, list<array{class: string, package: string}>> $byIdentifier */
+        $byIdentifier = [];
         foreach ($scan['candidates'] as $candidate) {
             $class = $candidate['class'];
             try {
@@ -66,19 +67,25 @@ final class WorkerDiscovery
                 $report->invalid[$class] = "identifier \"$identifier\" must be 1 to 190 letters, digits or _ - . : / \\";
                 continue;
             }
-            if (isset($claimed[$identifier])) {
-                $report->conflicts[$identifier] ??= [$claimed[$identifier]];
-                $report->conflicts[$identifier][] = $class;
+            $byIdentifier[$identifier][] = ['class' => $class, 'package' => $candidate['package']];
+        }
+        foreach ($byIdentifier as $identifier => $classes) {
+            if (count($classes) > 1) {
+                // Which one was meant is the site owner's call: register neither, say why.
+                $report->conflicts[$identifier] = array_column($classes, 'class');
                 continue;
             }
-            $claimed[$identifier] = $class;
-            $report->found[] = ['class' => $class, 'identifier' => $identifier, 'package' => $candidate['package']];
+            $report->found[] = ['class' => $classes[0]['class'], 'identifier' => $identifier, 'package' => $classes[0]['package']];
         }
         $report->totalMs = (microtime(true) - $started) * 1000;
         return $report;
     }
 
-    /** Registers workers found for the first time (inactive unless configured otherwise). */
+    /**
+     * Registers workers found for the first time (inactive unless configured otherwise). An
+     * identifier claimed by several classes is registered for none of them and reported, until
+     * one is excluded (stask.discovery.exclude) or renamed; a row registered earlier stays.
+     */
     public function discover(?bool $activate = null): DiscoveryReport
     {
         $report = $this->scan();

@@ -88,6 +88,22 @@ final class Site
         return [$code, $output->fetch()];
     }
 
+    /** A manager request, as the manager's front controller (manager/index.php) receives it. */
+    public function request(string $path, string $method = 'GET', array $parameters = []): Request
+    {
+        return Request::create('http://example.test/manager/' . ltrim($path, '/'), $method, $parameters, [], [], [
+            'SCRIPT_NAME' => '/manager/index.php',
+            'SCRIPT_FILENAME' => $this->root . '/manager/index.php',
+        ]);
+    }
+
+    /** Dispatches a manager request through the router. */
+    public function dispatch(Request $request): \Symfony\Component\HttpFoundation\Response
+    {
+        $this->app->instance('request', $request);
+        return $this->app->make('router')->dispatch($request);
+    }
+
     public function pdo(): \PDO
     {
         $pdo = new \PDO('sqlite:' . $this->database);
