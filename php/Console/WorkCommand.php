@@ -32,6 +32,8 @@ final class WorkCommand extends StaskCommand
 
     public function handle(): int
     {
+        $this->stopping = false;
+        $this->stopReason = '';
         return $this->guard(function (): int {
             $engine = $this->stask()->engine();
             $this->trapSignals($engine);

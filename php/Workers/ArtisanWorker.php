@@ -6,6 +6,7 @@ namespace Seiger\sTask\Workers;
 
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Support\CommandLine;
+use Seiger\sTask\Support\PhpBinary;
 
 /**
  * Runs an allow-listed artisan command (`stask.artisan.allowed`) in a separate PHP process.
@@ -68,7 +69,7 @@ class ArtisanWorker extends BaseWorker
         $started = microtime(true);
         $lines = 0;
         $run = CommandLine::run(
-            array_merge([PHP_BINARY, $artisan, $command], $arguments, ['--no-interaction']),
+            array_merge(PhpBinary::command(), [$artisan, $command], $arguments, ["--no-interaction"]),
             dirname($artisan),
             function (string $line) use ($task, &$lines): void {
                 $lines++;

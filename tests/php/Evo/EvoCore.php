@@ -83,9 +83,10 @@ class EvoCore extends Container implements Application
         return (bool) ($this->permissions[$pm] ?? 0);
     }
 
+    /** The logged-in manager user; like Evolution CMS, none in the CLI (no session). */
     public function getLoginUserID($context = '')
     {
-        return $this->userId;
+        return is_cli() ? false : $this->userId;
     }
 
     public function getConfig($name = '', $default = null)

@@ -36,16 +36,25 @@ final class Site
      * @param array<string, mixed> $stask `stask` config overrides
      * @param callable(EvoCore): void|null $beforeProvider runs after the core providers, before ours
      */
-    public function __construct(array $packages = [], array $stask = [], ?callable $beforeProvider = null, string $prefix = 'evo_')
-    {
-        $this->root = sys_get_temp_dir() . '/stask-site-' . getmypid() . '-' . bin2hex(random_bytes(4));
+    public function __construct(
+        array $packages = [],
+        array $stask = [],
+        ?callable $beforeProvider = null,
+        string $prefix = 'evo_',
+        ?string $existingRoot = null,
+    ) {
+        $fresh = $existingRoot === null;
+        $this->root = $existingRoot ?? sys_get_temp_dir() . '/stask-site-' . getmypid() . '-' . bin2hex(random_bytes(4));
         $this->core = $this->root . '/core';
-        foreach (['storage/bootstrap', 'storage/blade', 'custom/config', 'config', 'database', 'lang', 'vendor/composer', 'vendor/seiger'] as $dir) {
-            mkdir($this->core . '/' . $dir, 0777, true);
-        }
-        $this->installPackages($packages);
         $this->database = $this->core . '/database/evo.sqlite';
-        touch($this->database);
+        if ($fresh) {
+            foreach (['storage/bootstrap', 'storage/blade', 'custom/config', 'config', 'database', 'lang', 'vendor/composer', 'vendor/seiger'] as $dir) {
+                mkdir($this->core . '/' . $dir, 0777, true);
+            }
+            $this->installPackages($packages);
+            touch($this->database);
+            $this->writeArtisan($packages, $stask, $prefix);
+        }
 
         EvoCore::$cli = true;
         $this->app = new EvoCore($this->core);
@@ -70,7 +79,9 @@ final class Site
         $this->app->singleton('composer', fn ($app) => new \Illuminate\Support\Composer($app['files'], $this->core));
         $this->app->instance('request', Request::create('http://example.test/manager/'));
         $this->app->singleton(\Illuminate\Contracts\Debug\ExceptionHandler::class, fn () => new ExceptionHandler());
-        $this->createEvoTables();
+        if ($fresh) {
+            $this->createEvoTables();
+        }
         if ($beforeProvider !== null) {
             $beforeProvider($this->app);
         }
@@ -78,6 +89,29 @@ final class Site
         $this->app->boot();
         $this->app->make('url')->forceRootUrl('http://example.test/manager');
         $this->artisan = $this->console();
+    }
+
+    /** Opens a site made by another process (the core/artisan script uses this). */
+    public static function open(string $root): self
+    {
+        $spec = json_decode((string) file_get_contents($root . '/core/site.json'), true);
+        return new self($spec['packages'], $spec['stask'], null, $spec['prefix'], $root);
+    }
+
+    /** core/artisan, so that real `php artisan …` processes can run against this site. */
+    private function writeArtisan(array $packages, array $stask, string $prefix): void
+    {
+        file_put_contents($this->core . '/site.json', json_encode(['packages' => $packages, 'stask' => $stask, 'prefix' => $prefix]));
+        $template = <<<'PHP'
+            #!/usr/bin/env php
+            <?php
+            // Evolution CMS's core/artisan, for this test site.
+            require __AUTOLOAD__;
+            $site = \STask\Tests\Evo\Site::open(dirname(__DIR__));
+            exit($site->artisan->run(new \Symfony\Component\Console\Input\ArgvInput(), new \Symfony\Component\Console\Output\ConsoleOutput()));
+
+            PHP;
+        file_put_contents($this->core . '/artisan', str_replace('__AUTOLOAD__', var_export(realpath(__DIR__ . '/autoload.php'), true), $template));
     }
 
     /** Runs an artisan command; returns [exit code, output]. */
