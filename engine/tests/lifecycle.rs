@@ -558,7 +558,9 @@ fn unique_keys_keep_one_unfinished_task_per_key() {
     assert_eq!(batch[0].id, first.id);
     assert_eq!(batch[2].id, first.id);
     assert_ne!(batch[1].id, first.id);
-    engine.process_pending(&ProcessOptions { limit: 10, identifiers: vec!["report".into()], ids: vec![] }, |_| boom()).unwrap();
+    engine
+        .process_pending(&ProcessOptions { limit: 10, identifiers: vec!["report".into()], ids: vec![] }, |_| boom())
+        .unwrap();
     assert_eq!(engine.create(keyed.clone()).unwrap().id, first.id, "still unfinished while waiting for a retry");
     engine.cancel(first.id).unwrap();
     let fresh = engine.create(keyed.clone()).unwrap();

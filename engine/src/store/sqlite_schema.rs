@@ -118,10 +118,10 @@ pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport
 fn backfill_upstream_rows(conn: &Connection, tasks: &str) -> Result<()> {
     conn.execute_batch(&format!(
         "UPDATE \"{tasks}\" SET priority_rank = CASE lower(priority) WHEN 'high' THEN 3 WHEN 'low' THEN 1 ELSE 2 END;
-         UPDATE \"{tasks}\" SET available_at = CAST(COALESCE(
+         UPDATE \"{tasks}\" SET available_at = CAST(ROUND(COALESCE(
                 (julianday(start_at) - 2440587.5) * 86400000.0,
                 (julianday(created_at) - 2440587.5) * 86400000.0,
-                0) AS INTEGER)
+                0)) AS INTEGER)
             WHERE status = 10;
          -- Upstream never recovered crashed workers: its running rows may be stuck forever.
          -- Give them an expired lease so the first claim rescues them.

@@ -27,7 +27,7 @@ final class BuiltinWorkersTest extends PackageTestCase
         self::assertTrue($row->isCompleted(), (string) $row->message);
         self::assertStringStartsWith('Artisan executed: stask:stats', $row->message);
         self::assertSame(0, $row->result['exit_code']);
-        self::assertStringContainsString('Workers: 8 registered, 4 active.', $row->result['output']);
+        self::assertStringContainsString('Workers: 9 registered, 4 active.', $row->result['output']);
         self::assertStringContainsString('php artisan', sTask::logs($task)[1]['message']);
     }
 

@@ -129,7 +129,7 @@ final class CommandsTest extends PackageTestCase
 
         $out = $this->artisan('stask:stats');
         self::assertMatchesRegularExpression('/\|\s*newsletter\s*\|\s*1\s*\|/', $out);
-        self::assertStringContainsString('Workers: 8 registered, 6 active.', $out);
+        self::assertStringContainsString('Workers: 9 registered, 6 active.', $out);
 
         $this->site->pdo()->exec("UPDATE evo_s_tasks SET finished_at = '2001-01-01 00:00:00' WHERE finished_at IS NOT NULL");
         self::assertStringContainsString('Deleted the files of 1 task(s)', $this->artisan('stask:prune', ['--files-only' => true]));

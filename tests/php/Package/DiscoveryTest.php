@@ -22,6 +22,7 @@ final class DiscoveryTest extends PackageTestCase
             'Acme\\Shop\\Workers\\PriceImporter' => 'prices',
             'Acme\\Shop\\Workers\\StockSync' => 'stock_sync',
             'App\\Workers\\ReportWorker' => 'report',
+            'App\\Workers\\SlowWorker' => 'slow',
             'Seiger\\sTask\\Workers\\ArtisanWorker' => 'artisan',
             'Seiger\\sTask\\Workers\\CleanupWorker' => 'cleanup',
             'Seiger\\sTask\\Workers\\ComposerUpdateWorker' => 'composer_update',
@@ -58,7 +59,7 @@ final class DiscoveryTest extends PackageTestCase
     {
         $this->site->app->make('config')->set('stask.discovery.exclude', ['Acme\\Clash']);
         $first = sTask::discover();
-        self::assertCount(8, $first->registered);
+        self::assertCount(9, $first->registered);
         $product = sWorker::query()->where('identifier', 'product')->first();
         self::assertFalse($product->active, 'new workers start inactive, as upstream');
         self::assertSame('mypackage', $product->scope);
@@ -68,7 +69,7 @@ final class DiscoveryTest extends PackageTestCase
 
         $again = sTask::discover();
         self::assertSame([], $again->registered, 'nothing new the second time');
-        self::assertSame(8, sWorker::query()->count());
+        self::assertSame(9, sWorker::query()->count());
         self::assertSame([], sTask::discoverWorkers());
     }
 
@@ -76,11 +77,11 @@ final class DiscoveryTest extends PackageTestCase
     {
         $this->site->app->make('config')->set('stask.discovery.exclude', ['Acme\\Clash']);
         $registered = sTask::discoverWorkers();
-        self::assertCount(8, $registered);
+        self::assertCount(9, $registered);
         self::assertTrue(sTask::activateWorker('product'));
         self::assertFalse(sTask::activateWorker('nope'));
         self::assertCount(1, sTask::getWorkers(true));
-        self::assertCount(8, sTask::getWorkers());
+        self::assertCount(9, sTask::getWorkers());
         self::assertSame('Acme\\Shop\\Workers\\ProductWorker', sTask::getWorker('product')->class);
         self::assertTrue(sTask::deactivateWorker('product'));
         self::assertCount(0, sTask::getWorkers(true));

@@ -148,7 +148,7 @@ final class FacadeApiTest extends PackageTestCase
         self::assertSame(2, $stats['total']);
         self::assertSame(1, $stats['pending']);
         self::assertSame(1, $stats['cancelled']);
-        self::assertSame(8, $stats['total_workers']);
+        self::assertSame(9, $stats['total_workers']);
         self::assertSame(6, $stats['active_workers']);
         $this->site->pdo()->exec("UPDATE evo_s_tasks SET finished_at = '2001-01-01 00:00:00' WHERE finished_at IS NOT NULL");
         self::assertSame(1, sTask::cleanOldLogs(30), 'the cancelled task logged its cancel');
