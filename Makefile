@@ -37,6 +37,7 @@ demo: build
 
 bench: build
 	$(PHP_EXT) bench/native.php
+	$(PHP_EXT) bench/discovery.php
 
 clean:
 	$(CARGO) clean

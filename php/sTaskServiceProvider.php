@@ -88,6 +88,7 @@ class sTaskServiceProvider extends ServiceProvider
             $this->basePath(),
             (array) $app->make('config')->get('stask.discovery.exclude', []),
             (bool) $app->make('config')->get('stask.discovery.activate_new', false),
+            $this->discoveryCache(),
         ));
     }
 
@@ -130,6 +131,13 @@ class sTaskServiceProvider extends ServiceProvider
         $this->callAfterResolving(Schedule::class, function (Schedule $schedule): void {
             $schedule->command('stask:worker')->everyMinute()->withoutOverlapping(10);
         });
+    }
+
+    /** Where discovery remembers what each PHP file declared (null: do not remember). */
+    private function discoveryCache(): ?string
+    {
+        $dir = $this->storagePath() . '/stask';
+        return is_dir($dir) || @mkdir($dir, 0775, true) ? $dir . '/discovery-cache.json' : null;
     }
 
     private function path(string $relative): string

@@ -1,4 +1,6 @@
 //! `STask\Engine`: the native API. Each method is a thin, guarded call into the engine crate.
+// PHP sees parameter names as written here, and PHP's are camelCase (named arguments).
+#![allow(non_snake_case)]
 
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::exception::PhpResult;
@@ -310,15 +312,18 @@ impl PhpEngine {
     /// Evolution CMS's custom/composer.json) and vendor/composer/installed.json, lists the
     /// PHP files their autoload rules cover, and returns the concrete classes that extend or
     /// implement one of $roots. Returns ['candidates' => [['class', 'file', 'package'], …],
-    /// 'packages' => n, 'files' => n, 'elapsedMs' => ms, 'warnings' => […]].
+    /// 'packages' => n, 'files' => n, 'parsed' => n, 'elapsedMs' => ms, 'warnings' => […]].
     ///
     /// @param string $projectDir the directory holding composer.json and vendor/
     /// @param array $roots fully qualified base classes or interfaces of workers
     /// @param array|null $exclude namespace prefixes whose classes are never candidates
+    /// @param string|null $cacheFile remembers what each file declared, so that the next scan
+    ///   reads only files that changed ('parsed' in the result says how many were read)
     pub fn discover_workers(
-        project_dir: String,
+        projectDir: String,
         roots: &ZendHashTable,
         exclude: Option<&ZendHashTable>,
+        cacheFile: Option<String>,
     ) -> PhpResult<ZBox<ZendHashTable>> {
         guarded(|| {
             let strings = |ht: &ZendHashTable, what: &str| -> PhpResult<Vec<String>> {
@@ -329,9 +334,10 @@ impl PhpEngine {
                     .collect()
             };
             let options = stask_engine::discovery::ScanOptions {
-                root: project_dir.into(),
+                root: projectDir.into(),
                 roots: strings(roots, "roots")?,
                 exclude: exclude.map(|e| strings(e, "exclude")).transpose()?.unwrap_or_default(),
+                cache: cacheFile.filter(|f| !f.is_empty()).map(Into::into),
             };
             let report = stask_engine::discovery::scan(&options).map_err(to_php)?;
             let candidates: Vec<serde_json::Value> = report
@@ -344,6 +350,7 @@ impl PhpEngine {
                 "packages": report.packages,
                 "files": report.files,
                 "elapsedMs": report.elapsed_ms,
+                "parsed": report.parsed,
                 "warnings": report.warnings,
             })))
         })

@@ -89,18 +89,21 @@ namespace STask {
          * Evolution CMS's custom/composer.json) and vendor/composer/installed.json, lists the
          * PHP files their autoload rules cover, and returns the concrete classes that extend or
          * implement one of $roots. Returns ['candidates' => [['class', 'file', 'package'], …],
-         * 'packages' => n, 'files' => n, 'elapsedMs' => ms, 'warnings' => […]].
+         * 'packages' => n, 'files' => n, 'parsed' => n, 'elapsedMs' => ms, 'warnings' => […]].
          *
          * @param string $projectDir the directory holding composer.json and vendor/
          * @param array $roots fully qualified base classes or interfaces of workers
          * @param array|null $exclude namespace prefixes whose classes are never candidates
+         * @param string|null $cacheFile remembers what each file declared, so that the next scan
+         *   reads only files that changed ('parsed' in the result says how many were read)
          *
-         * @param string $project_dir
+         * @param string $projectDir
          * @param array $roots
          * @param array|null $exclude
+         * @param string|null $cacheFile
          * @return array
          */
-        public static function discoverWorkers(string $project_dir, array $roots, ?array $exclude = null): array {}
+        public static function discoverWorkers(string $projectDir, array $roots, ?array $exclude = null, ?string $cacheFile = null): array {}
 
         /**
          * Fails the task for good (no retry; to retry, throw from the handler).

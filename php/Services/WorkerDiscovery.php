@@ -35,6 +35,7 @@ final class WorkerDiscovery
         private string $projectDir,
         private array $exclude = [],
         private bool $activateNew = false,
+        private ?string $cacheFile = null,
     ) {
     }
 
@@ -46,7 +47,8 @@ final class WorkerDiscovery
         $scan = Engine::discoverWorkers(
             $this->projectDir,
             [BaseWorker::class, TaskInterface::class],
-            array_values(array_unique(array_merge(self::EXCLUDED, $this->exclude)))
+            array_values(array_unique(array_merge(self::EXCLUDED, $this->exclude))),
+            $this->cacheFile
         );
         $report->packages = $scan['packages'];
         $report->files = $scan['files'];

@@ -3,7 +3,7 @@
 //! strings, heredocs and attributes are skipped so their contents never look like code.
 
 /// A class or interface declared in a file, with names resolved to fully qualified form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Declaration {
     pub name: String,
     pub kind: Kind,
@@ -13,7 +13,7 @@ pub struct Declaration {
     pub implements: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     Class,
     Interface,

@@ -25,6 +25,9 @@ pub struct ScanOptions {
     pub roots: Vec<String>,
     /// Namespace prefixes whose classes are never candidates (they may still be parents).
     pub exclude: Vec<String>,
+    /// A file remembering what each PHP file declared (by size and modification time), so that
+    /// the next scan reads only files that changed. Optional.
+    pub cache: Option<PathBuf>,
 }
 
 /// A class that looks like a worker.
@@ -45,6 +48,32 @@ pub struct ScanReport {
     pub elapsed_ms: f64,
     /// Problems that did not stop the scan (an unreadable directory, a malformed manifest).
     pub warnings: Vec<String>,
+    /// Files parsed in this scan (the others came from the cache).
+    pub parsed: usize,
+}
+
+/// What one PHP file declared, and the size and modification time it had.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CachedFile {
+    size: u64,
+    mtime_ns: i128,
+    decls: Vec<Declaration>,
+}
+
+type Cache = HashMap<PathBuf, CachedFile>;
+
+fn load_cache(path: &Path) -> Cache {
+    std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+}
+
+/// Written atomically; a cache that cannot be written only costs the next scan some time.
+fn save_cache(path: &Path, cache: &Cache) {
+    if let Ok(json) = serde_json::to_vec(cache) {
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, path)).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
 }
 
 /// A directory or file that one package's autoload rules cover.
@@ -65,7 +94,22 @@ pub fn scan(options: &ScanOptions) -> Result<ScanReport> {
     let files = php_files(&sources, &mut report);
     report.files = files.len();
 
-    let parsed = parse_all(&files);
+    let cache = options.cache.as_deref().map(load_cache).unwrap_or_default();
+    let (parsed, fresh) = parse_all(&files, &cache);
+    report.parsed = fresh.len();
+    if let Some(path) = &options.cache {
+        // Keep only files that still exist, with what they declare now.
+        let mut next: Cache = HashMap::with_capacity(files.len());
+        for ((file, _), (decls, stamp)) in files.iter().zip(parsed.iter()) {
+            if let Some((size, mtime_ns)) = stamp {
+                next.insert(file.clone(), CachedFile { size: *size, mtime_ns: *mtime_ns, decls: decls.clone() });
+            }
+        }
+        if next.len() != cache.len() || !fresh.is_empty() {
+            save_cache(path, &next);
+        }
+    }
+    let parsed: Vec<Vec<Declaration>> = parsed.into_iter().map(|(d, _)| d).collect();
     let mut by_name: HashMap<String, (Declaration, usize)> = HashMap::new();
     for (index, decls) in parsed.into_iter().enumerate() {
         for d in decls {
@@ -194,24 +238,25 @@ fn add_autoload(manifest: &Value, base: &Path, package: &str, out: &mut Vec<Sour
 /// The `.php` files under the sources, each once, following symlinks (Composer path
 /// repositories are symlinks) without looping.
 fn php_files(sources: &[Source], report: &mut ScanReport) -> Vec<(PathBuf, String)> {
-    let mut seen_dirs: HashSet<PathBuf> = HashSet::new();
-    let mut seen_files: HashSet<PathBuf> = HashSet::new();
+    let mut seen_dirs: HashSet<(u64, u64)> = HashSet::new();
+    let mut seen_files: HashSet<(u64, u64)> = HashSet::new();
+    // Files listed in a directory are known by (directory, name): no stat each.
+    let mut seen_entries: HashSet<((u64, u64), std::ffi::OsString)> = HashSet::new();
     let mut files = Vec::new();
     for source in sources {
         let mut stack = vec![source.path.clone()];
         while let Some(path) = stack.pop() {
+            // metadata() follows symlinks; (device, inode) identifies a file or directory
+            // however it was reached, without resolving every path component.
             let Ok(meta) = std::fs::metadata(&path) else { continue };
+            let id = file_id(&meta);
             if meta.is_file() {
-                if path.extension().is_some_and(|e| e == "php") {
-                    let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-                    if seen_files.insert(canonical) {
-                        files.push((path, source.package.clone()));
-                    }
+                if path.extension().is_some_and(|e| e == "php") && seen_files.insert(id) {
+                    files.push((path, source.package.clone()));
                 }
                 continue;
             }
-            let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-            if !seen_dirs.insert(canonical) {
+            if !seen_dirs.insert(id) {
                 continue;
             }
             match std::fs::read_dir(&path) {
@@ -223,7 +268,16 @@ fn php_files(sources: &[Source], report: &mut ScanReport) -> Vec<(PathBuf, Strin
                         if name.starts_with('.') || name == "vendor" || name == "node_modules" {
                             continue;
                         }
-                        stack.push(entry.path());
+                        match entry.file_type() {
+                            // Plain files are taken from the listing, without another stat.
+                            Ok(t) if t.is_file() => {
+                                if name.ends_with(".php") && seen_entries.insert((id, entry.file_name())) {
+                                    files.push((entry.path(), source.package.clone()));
+                                }
+                            }
+                            Ok(t) if t.is_dir() || t.is_symlink() => stack.push(entry.path()),
+                            _ => {}
+                        }
                     }
                 }
                 Err(e) => report.warnings.push(format!("cannot read {}: {e}", path.display())),
@@ -233,27 +287,88 @@ fn php_files(sources: &[Source], report: &mut ScanReport) -> Vec<(PathBuf, Strin
     files
 }
 
-/// Reads and parses files on all cores. A file that mentions neither `extends` nor
-/// `implements` declares no subclass and is not tokenized.
-fn parse_all(files: &[(PathBuf, String)]) -> Vec<Vec<Declaration>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let chunk = files.len().div_ceil(threads).max(1);
-    let parse = |(path, _): &(PathBuf, String)| -> Vec<Declaration> {
-        let Ok(bytes) = std::fs::read(path) else { return Vec::new() };
-        let text = String::from_utf8_lossy(&bytes);
-        if !(text.contains("extends") || text.contains("implements")) {
-            return Vec::new();
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    (
+        meta.len(),
+        meta.modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64),
+    )
+}
+
+/// Size and modification time, which say whether a cached parse is still good.
+fn stamp(meta: &std::fs::Metadata) -> Option<(u64, i128)> {
+    let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some((meta.len(), mtime.as_nanos() as i128))
+}
+
+/// Reads a file with as few system calls as possible: one read when it fits the buffer.
+fn read_small(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<std::fs::Metadata> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    buf.clear();
+    buf.resize(meta.len() as usize + 1, 0);
+    let mut filled = 0;
+    loop {
+        let n = file.read(&mut buf[filled..])?;
+        if n == 0 {
+            break;
         }
-        declarations(&text)
-    };
-    if files.len() < 64 || threads == 1 {
-        return files.iter().map(parse).collect();
+        filled += n;
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
     }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            files.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    })
+    buf.truncate(filled);
+    Ok(meta)
+}
+
+type Parsed = (Vec<Declaration>, Option<(u64, i128)>);
+
+/// Parses files on all cores, reusing the cached parse of files whose size and modification
+/// time did not change. A file that mentions neither `extends` nor `implements` declares no
+/// subclass and is not tokenized. Returns each file's declarations and stamp, and which files
+/// were read.
+fn parse_all(files: &[(PathBuf, String)], cache: &Cache) -> (Vec<Parsed>, Vec<usize>) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let parse = |(path, _): &(PathBuf, String), buf: &mut Vec<u8>| -> (Parsed, bool) {
+        if let Some(hit) = cache.get(path) {
+            if let Some(now) = std::fs::metadata(path).ok().as_ref().and_then(stamp) {
+                if now == (hit.size, hit.mtime_ns) {
+                    return ((hit.decls.clone(), Some(now)), false);
+                }
+            }
+        }
+        let Ok(meta) = read_small(path, buf) else { return ((Vec::new(), None), true) };
+        let text = String::from_utf8_lossy(buf);
+        let decls =
+            if text.contains("extends") || text.contains("implements") { declarations(&text) } else { Vec::new() };
+        ((decls, stamp(&meta)), true)
+    };
+    let run = |part: &[(PathBuf, String)]| -> Vec<(Parsed, bool)> {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        part.iter().map(|f| parse(f, &mut buf)).collect()
+    };
+    let results: Vec<(Parsed, bool)> = if files.len() < 64 || threads == 1 {
+        run(files)
+    } else {
+        let chunk = files.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || run(part))).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        })
+    };
+    let fresh = results.iter().enumerate().filter(|(_, (_, read))| *read).map(|(i, _)| i).collect();
+    (results.into_iter().map(|(p, _)| p).collect(), fresh)
 }
 
 #[cfg(test)]
@@ -343,6 +458,7 @@ mod tests {
             root: dir.path().to_path_buf(),
             roots: ROOTS.iter().map(|s| s.to_string()).collect(),
             exclude: vec!["Noise\\Excluded".into()],
+            cache: None,
         })
         .unwrap();
         let found: Vec<(&str, &str)> =
@@ -371,6 +487,34 @@ mod tests {
         let report = scan(&ScanOptions { root: dir.path().to_path_buf(), ..Default::default() }).unwrap();
         assert_eq!(report.warnings.len(), 1);
         assert!(report.candidates.is_empty());
+    }
+
+    #[test]
+    fn a_cache_skips_unchanged_files_and_notices_changes() {
+        let dir = fixture();
+        let cache = dir.path().join("discovery.cache");
+        let options = ScanOptions {
+            root: dir.path().to_path_buf(),
+            roots: ROOTS.iter().map(|s| s.to_string()).collect(),
+            exclude: vec![],
+            cache: Some(cache.clone()),
+        };
+        let cold = scan(&options).unwrap();
+        assert!(cold.parsed > 10);
+        assert!(cache.exists());
+        let warm = scan(&options).unwrap();
+        assert_eq!(warm.parsed, 0, "nothing changed");
+        assert_eq!(warm.candidates, cold.candidates);
+        // A new worker, and a worker that stopped being one.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write(dir.path(), "app/Workers/Fresh.php", "<?php namespace App\\Workers; class Fresh extends Report {}");
+        write(dir.path(), "app/Workers/Report.php", "<?php namespace App\\Workers; class Report {}");
+        let changed = scan(&options).unwrap();
+        assert_eq!(changed.parsed, 2);
+        let classes: Vec<&str> = changed.candidates.iter().map(|c| c.class.as_str()).collect();
+        assert!(!classes.contains(&"App\\Workers\\Report") && !classes.contains(&"App\\Workers\\Fresh"), "{classes:?}");
+        std::fs::write(&cache, "garbage").unwrap();
+        assert_eq!(scan(&options).unwrap().candidates, changed.candidates, "a corrupt cache is ignored");
     }
 
     #[test]
