@@ -29,7 +29,7 @@ abstract class StaskCommand extends Command
      * Runs the command body, turning the missing extension and engine errors into a clear
      * message and exit code 1 instead of a stack trace.
      */
-    protected function guard(callable $body): int
+    protected function guard(callable $body, ?callable $finally = null): int
     {
         try {
             return (int) $body();
@@ -39,6 +39,10 @@ abstract class StaskCommand extends Command
         } catch (\STask\Exception\StaskException $e) {
             $this->error((new \ReflectionClass($e))->getShortName() . ': ' . $e->getMessage());
             return 1;
+        } finally {
+            if ($finally !== null) {
+                $finally();
+            }
         }
     }
 

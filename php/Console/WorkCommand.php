@@ -73,7 +73,18 @@ final class WorkCommand extends StaskCommand
             }
             $this->line(sprintf('<info>Stopped</info> (%s) after %d task(s) in %s.', $this->stopReason ?: 'signal', $done, $this->span(microtime(true) - $started)));
             return 0;
-        });
+        }, fn () => $this->releaseSignals());
+    }
+
+    /** Puts back the default signal handling (this process may go on, e.g. under tests). */
+    private function releaseSignals(): void
+    {
+        if (function_exists('pcntl_signal')) {
+            pcntl_alarm(0);
+            foreach ([SIGTERM, SIGINT, SIGQUIT, SIGALRM] as $signal) {
+                pcntl_signal($signal, SIG_DFL);
+            }
+        }
     }
 
     private function stop(string $reason): void

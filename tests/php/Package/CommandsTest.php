@@ -48,6 +48,22 @@ final class CommandsTest extends PackageTestCase
         self::assertStringContainsString('--max-time=1 reached', $this->artisan('stask:work', ['--max-time' => 1, '--sleep' => 0.1, '--identifier' => ['nobody']]));
     }
 
+    public function testWorkFailsATaskThatOutlivesItsTimeout(): void
+    {
+        if (!function_exists('pcntl_alarm')) {
+            self::markTestSkipped('pcntl is not available');
+        }
+        $this->artisan('stask:discover', ['--activate' => ['slow']]);
+        $task = sTask::create('slow', 'wait', ['seconds' => 5], 'normal', null, ['maxAttempts' => 2]);
+        $started = microtime(true);
+        $out = $this->artisan('stask:work', ['--timeout' => 1, '--stop-when-empty' => true]);
+        self::assertLessThan(4.5, microtime(true) - $started, 'the task was interrupted');
+        self::assertStringContainsString('The task ran longer than --timeout=1 s', $out);
+        $row = $task->fresh();
+        self::assertTrue($row->isPending(), 'retried later');
+        self::assertStringContainsString('TaskTimeoutException', $row->last_error);
+    }
+
     public function testWorkerPassQueuesScheduledRunsAndProcesses(): void
     {
         sTask::create('report', 'build');
