@@ -288,6 +288,29 @@ impl PhpEngine {
         })
     }
 
+    /// Tasks finished per minute, and per worker: completed, failed, cancelled, average wait
+    /// (from due to started) and run time, 95th percentile and longest run, over the last
+    /// $minutes (1–1440): ['per_minute' => […], 'totals' => […], 'workers' => [id => […]]].
+    #[php(defaults(minutes = 60))]
+    pub fn metrics(&self, minutes: i64) -> PhpResult<ZBox<ZendHashTable>> {
+        guarded(|| Ok(convert::to_array(&self.engine.metrics(minutes).map_err(to_php)?)))
+    }
+
+    /// Deletes tasks and their files. Running tasks are skipped (cancel them first). Returns
+    /// the ids deleted.
+    ///
+    /// @param int[] $ids
+    /// @return int[]
+    pub fn delete(&self, ids: &ZendHashTable) -> PhpResult<Vec<i64>> {
+        guarded(|| {
+            let mut list = Vec::with_capacity(ids.len());
+            for v in ids.values() {
+                list.push(v.long().filter(|id| *id > 0).ok_or_else(|| invalid("ids must be a list of task ids"))?);
+            }
+            self.engine.delete(&list).map_err(to_php)
+        })
+    }
+
     /// Asks processing to stop after the current task; unstarted claimed tasks are handed back.
     /// Safe in a signal handler (pcntl_signal): this is how a worker stops gracefully.
     pub fn request_stop(&self) -> PhpResult<()> {

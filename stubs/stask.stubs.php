@@ -85,6 +85,18 @@ namespace STask {
         public function createMany(array $tasks): array {}
 
         /**
+         * Deletes tasks and their files. Running tasks are skipped (cancel them first). Returns
+         * the ids deleted.
+         *
+         * @param int[] $ids
+         * @return int[]
+         *
+         * @param array $ids
+         * @return array
+         */
+        public function delete(array $ids): array {}
+
+        /**
          * Finds worker classes without loading any PHP: reads the project's composer.json (and
          * Evolution CMS's custom/composer.json) and vendor/composer/installed.json, lists the
          * PHP files their autoload rules cover, and returns the concrete classes that extend or
@@ -163,6 +175,16 @@ namespace STask {
          * @return array
          */
         public function logs(int $id, ?string $level = null, int $limit = 100): array {}
+
+        /**
+         * Tasks finished per minute, and per worker: completed, failed, cancelled, average wait
+         * (from due to started) and run time, 95th percentile and longest run, over the last
+         * $minutes (1–1440): ['per_minute' => […], 'totals' => […], 'workers' => [id => […]]].
+         *
+         * @param int $minutes
+         * @return array
+         */
+        public function metrics(int $minutes = 60): array {}
 
         /**
          * Creates the tables, or upgrades them (also a database made by upstream sTask, keeping

@@ -531,6 +531,31 @@ impl Engine {
         Ok(task.status == Status::Cancelled || task.cancel_requested)
     }
 
+    /// Tasks finished per minute and wait/run times per worker over the last `minutes`.
+    pub fn metrics(&self, minutes: i64) -> Result<Value> {
+        if !(1..=1440).contains(&minutes) {
+            return Err(Error::invalid(format!("minutes must be between 1 and 1440, got {minutes}")));
+        }
+        self.flush_if_buffered()?;
+        let now = now_ms();
+        let timings = self.runtime()?.store.finished_since(now - minutes * 60_000, crate::metrics::MAX_TIMINGS)?;
+        Ok(crate::metrics::summarize(&timings, now, minutes))
+    }
+
+    /// Deletes tasks with their files; running tasks are skipped (cancel them first).
+    /// Returns the ids deleted.
+    pub fn delete(&self, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.len() > 10_000 {
+            return Err(Error::invalid("at most 10000 tasks can be deleted at once"));
+        }
+        self.flush_if_buffered()?;
+        let deleted = self.runtime()?.store.delete(ids)?;
+        for id in &deleted {
+            self.files.remove(*id)?;
+        }
+        Ok(deleted)
+    }
+
     pub fn stats(&self) -> Result<Stats> {
         self.flush_if_buffered()?;
         self.runtime()?.store.stats()

@@ -12,6 +12,7 @@
 //! - [`files`]: `{id}.json` progress snapshots and `{id}.log` logs.
 //! - [`discovery`]: finding worker classes in Composer packages without running PHP.
 //! - [`retry`]: exponential backoff with jitter.
+//! - [`metrics`]: throughput and timings for dashboards.
 //! - [`error`]: the one error type, mapped to PHP exceptions by the extension.
 
 pub mod claims;
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod files;
 pub mod heartbeat;
+pub mod metrics;
 pub mod process;
 pub mod retry;
 pub mod store;

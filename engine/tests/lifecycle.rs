@@ -571,3 +571,29 @@ fn unique_keys_keep_one_unfinished_task_per_key() {
     bad.unique_key = Some(String::new());
     assert!(matches!(engine.create(bad), Err(Error::InvalidArgument(_))));
 }
+
+#[test]
+fn delete_skips_running_tasks_and_removes_files() {
+    let sb = Sandbox::new();
+    let engine = sb.engine();
+    let pending = engine.create(task("w", "a")).unwrap().id;
+    let done = engine.create(task("w", "b")).unwrap().id;
+    engine.log(done, Level::Info, "x", None).unwrap();
+    engine.complete(done, None, None).unwrap();
+    let running = engine.create(task("w", "c")).unwrap().id;
+    let deleted = RefCell::new(Vec::new());
+    engine
+        .process_pending(&ProcessOptions { limit: 1, identifiers: vec![], ids: vec![running] }, |_| {
+            *deleted.borrow_mut() = engine.delete(&[pending, done, running, 9999]).unwrap();
+            Outcome::Returned
+        })
+        .unwrap();
+    let mut deleted = deleted.into_inner();
+    deleted.sort();
+    assert_eq!(deleted, vec![pending, done]);
+    assert!(engine.find(running).unwrap().is_some());
+    assert!(!sb.file(&format!("{done}.log")).exists());
+    let m = engine.metrics(60).unwrap();
+    assert_eq!(m["totals"]["completed"], 1, "{m}");
+    assert!(matches!(engine.metrics(0), Err(Error::InvalidArgument(_))));
+}

@@ -93,6 +93,16 @@ pub struct Stats {
     pub by_identifier: Vec<(String, Status, i64)>,
 }
 
+/// Timing of one task that started or finished recently (for metrics).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    pub identifier: String,
+    pub status: Status,
+    pub available_at: Option<Millis>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+}
+
 /// What a migration did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
@@ -135,6 +145,10 @@ pub trait Store: Send {
     fn finished_before(&mut self, before: Millis) -> Result<Vec<i64>>;
     /// Deletes finished tasks that finished before `before`; returns their ids.
     fn prune(&mut self, before: Millis) -> Result<Vec<i64>>;
+    /// Deletes tasks that are not running (pending, or finished); returns the ids deleted.
+    fn delete(&mut self, ids: &[i64]) -> Result<Vec<i64>>;
+    /// Tasks that finished since `since` (at most `limit`, newest first), for metrics.
+    fn finished_since(&mut self, since: Millis, limit: usize) -> Result<Vec<Timing>>;
     /// A second connection to the same database, for the heartbeat thread. `None` when the
     /// database cannot be shared (in-memory SQLite).
     fn sibling(&self) -> Result<Option<Box<dyn Store>>>;

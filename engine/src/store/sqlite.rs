@@ -11,7 +11,7 @@ use crate::config::{Backend, Config};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::store::{
-    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Transition,
+    Timing, CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Transition,
     sqlite_schema,
 };
 use crate::task::{NewTask, Priority, Status, Task, encode_json};
@@ -627,6 +627,44 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(ids)
+    }
+
+    fn delete(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let t = &self.sql.tasks;
+        let list = serde_json::to_string(ids).unwrap_or_default();
+        let tx = WriteTx::begin(&self.conn)?;
+        let deleted: Vec<i64> = tx
+            .prepare_cached(&format!(
+                "DELETE FROM {t} WHERE id IN (SELECT value FROM json_each(?1)) AND status NOT IN (30, 50) RETURNING id"
+            ))?
+            .query_map([list], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    fn finished_since(&mut self, since: Millis, limit: usize) -> Result<Vec<Timing>> {
+        let t = &self.sql.tasks;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT identifier, status, available_at, start_at, finished_at FROM {t} \
+             WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at >= ?1 \
+             ORDER BY finished_at DESC LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![to_sql_text_ms(since), limit as i64], |r| {
+                Ok(Timing {
+                    identifier: r.get(0)?,
+                    status: Status::from_code(r.get(1)?),
+                    available_at: r.get(2)?,
+                    started_at: r.get::<_, Option<String>>(3)?.as_deref().and_then(parse_sql_text),
+                    finished_at: r.get::<_, Option<String>>(4)?.as_deref().and_then(parse_sql_text),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     fn sibling(&self) -> Result<Option<Box<dyn Store>>> {
