@@ -8,7 +8,7 @@ EXT      := $(CURDIR)/target/release/libstask.so
 PHP_EXT  := $(PHP) -d extension=$(EXT)
 PHPUNIT  ?= /usr/bin/phpunit
 
-.PHONY: all deps build test test-engine test-php check-stubs stubs demo bench clean
+.PHONY: all deps build test test-engine test-php check-stubs stubs demo bench clean assets
 
 all: build
 
@@ -38,6 +38,14 @@ demo: build
 bench: build
 	$(PHP_EXT) bench/native.php
 	$(PHP_EXT) bench/discovery.php
+
+# The manager pages' CSS (committed; users need no build step).
+assets: node_modules
+	npx tailwindcss -c tailwind.config.js -i assets/src/stask.css -o assets/dist/stask.css --minify
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
 
 clean:
 	$(CARGO) clean

@@ -1,59 +1,53 @@
-<!doctype html>
-<html lang="{{ app()->getLocale() }}">
-<head>
-    <meta charset="utf-8">
-    <title>{{ __('sTask::global.title') }}</title>
-    <style>
-        body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; color: #1f2937; }
-        .cards { display: flex; gap: .75rem; flex-wrap: wrap; margin-bottom: 1.25rem; }
-        .card { border: 1px solid #e5e7eb; border-radius: .5rem; padding: .75rem 1rem; min-width: 7rem; }
-        .card b { display: block; font-size: 1.5rem; }
-        table { border-collapse: collapse; width: 100%; }
-        th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #f1f5f9; }
-        .status-pending { color: #2563eb } .status-running, .status-preparing { color: #d97706 }
-        .status-completed { color: #16a34a } .status-failed { color: #dc2626 } .status-cancelled { color: #64748b }
-        .bar { background: #f1f5f9; border-radius: 4px; width: 8rem; height: .5rem; display: inline-block; }
-        .bar span { background: #2563eb; border-radius: 4px; height: 100%; display: block; }
-        .error { background: #fef2f2; border: 1px solid #fecaca; padding: .75rem 1rem; border-radius: .5rem; }
-    </style>
-</head>
-<body>
-<h1>{{ __('sTask::global.title') }}</h1>
-@if ($error)
-    <p class="error">{{ $error }}</p>
-@else
-    <div class="cards">
+@extends('sTask::layout')
+@section('title', __('sTask::global.dashboard'))
+@section('content')
+<div data-dashboard data-url="{{ route('sTask.api.dashboard') }}" data-task-url="{{ route('sTask.task.show', ['id' => '__ID__']) }}" class="space-y-4">
+    <section class="grid grid-cols-2 gap-3 sm:grid-cols-4 lg:grid-cols-7" aria-label="{{ __('sTask::global.counts') }}">
         @foreach (['pending', 'running', 'completed', 'failed', 'cancelled', 'total'] as $key)
-            <div class="card status-{{ $key }}">{{ __('sTask::global.' . $key) }}<b>{{ $stats[$key] + ($key === 'running' ? $stats['preparing'] : 0) }}</b></div>
+            <div class="st-card">
+                <div class="st-label">{{ __('sTask::global.' . $key) }}</div>
+                <div class="text-2xl font-semibold" data-stat="{{ $key }}">{{ $stats[$key] + ($key === 'running' ? $stats['preparing'] : 0) }}</div>
+            </div>
         @endforeach
-        <div class="card">{{ __('sTask::global.active_workers') }}<b>{{ $stats['active_workers'] }} / {{ $stats['total_workers'] }}</b></div>
+        <div class="st-card">
+            <div class="st-label">{{ __('sTask::global.active_workers') }}</div>
+            <div class="text-2xl font-semibold"><span data-stat="active_workers">{{ $stats['active_workers'] }}</span><span class="text-base st-muted"> / <span data-stat="total_workers">{{ $stats['total_workers'] }}</span></span></div>
+        </div>
+    </section>
+
+    <section class="st-card">
+        <div class="mb-2 flex items-baseline justify-between">
+            <h2 class="font-semibold">{{ __('sTask::global.throughput') }}</h2>
+            <span class="text-xs st-muted" data-throughput-summary></span>
+        </div>
+        <div data-chart class="h-40 w-full" role="img" aria-label="{{ __('sTask::global.throughput') }}"></div>
+        <div class="mt-2 flex gap-4 text-xs st-muted">
+            <span><span class="inline-block h-2 w-2 rounded-sm bg-green-500"></span> {{ __('sTask::global.completed') }}</span>
+            <span><span class="inline-block h-2 w-2 rounded-sm bg-red-500"></span> {{ __('sTask::global.failed') }}</span>
+            <span><span class="inline-block h-2 w-2 rounded-sm bg-slate-400"></span> {{ __('sTask::global.cancelled') }}</span>
+        </div>
+    </section>
+
+    <div class="grid gap-4 lg:grid-cols-2">
+        <section class="st-card">
+            <h2 class="mb-2 font-semibold">{{ __('sTask::global.running_now') }}</h2>
+            <ul data-running class="space-y-3"><li class="st-muted text-sm">{{ __('sTask::global.nothing_running') }}</li></ul>
+        </section>
+        <section class="st-card">
+            <h2 class="mb-2 font-semibold">{{ __('sTask::global.recent_failures') }}</h2>
+            <ul data-failures class="space-y-2 text-sm"><li class="st-muted">{{ __('sTask::global.no_failures') }}</li></ul>
+        </section>
     </div>
-    <h2>{{ __('sTask::global.recent_tasks') }}</h2>
-    @if ($recent->isEmpty())
-        <p>{{ __('sTask::global.no_tasks') }}</p>
-    @else
-        <table>
+
+    <section class="st-card overflow-x-auto">
+        <h2 class="mb-2 font-semibold">{{ __('sTask::global.workers_last_hour') }}</h2>
+        <table class="st-table">
             <thead><tr>
-                <th>#</th><th>{{ __('sTask::global.worker') }}</th><th>{{ __('sTask::global.action') }}</th>
-                <th>{{ __('sTask::global.status') }}</th><th>{{ __('sTask::global.progress') }}</th>
-                <th>{{ __('sTask::global.attempts') }}</th><th>{{ __('sTask::global.created') }}</th><th>{{ __('sTask::global.message') }}</th>
+                <th>{{ __('sTask::global.worker') }}</th><th>{{ __('sTask::global.completed') }}</th><th>{{ __('sTask::global.failed') }}</th>
+                <th>{{ __('sTask::global.avg_wait') }}</th><th>{{ __('sTask::global.avg_run') }}</th><th>{{ __('sTask::global.p95_run') }}</th>
             </tr></thead>
-            <tbody>
-            @foreach ($recent as $task)
-                <tr>
-                    <td>{{ $task->id }}</td>
-                    <td>{{ $task->identifier }}</td>
-                    <td>{{ $task->action }}</td>
-                    <td class="status-{{ $task->status_text }}">{{ __('sTask::global.' . $task->status_text) }}</td>
-                    <td><span class="bar"><span style="width: {{ (int) $task->progress }}%"></span></span> {{ (int) $task->progress }}%</td>
-                    <td>{{ $task->attempts }}/{{ $task->max_attempts }}</td>
-                    <td>{{ $task->created_at }}</td>
-                    <td>{{ \Illuminate\Support\Str::limit((string) $task->message, 80) }}</td>
-                </tr>
-            @endforeach
-            </tbody>
+            <tbody data-worker-metrics><tr><td colspan="6" class="st-muted">{{ __('sTask::global.no_data') }}</td></tr></tbody>
         </table>
-    @endif
-@endif
-</body>
-</html>
+    </section>
+</div>
+@endsection

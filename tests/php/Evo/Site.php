@@ -135,7 +135,12 @@ final class Site
     public function dispatch(Request $request): \Symfony\Component\HttpFoundation\Response
     {
         $this->app->instance('request', $request);
-        return $this->app->make('router')->dispatch($request);
+        try {
+            return $this->app->make('router')->dispatch($request);
+        } catch (\Symfony\Component\HttpKernel\Exception\HttpExceptionInterface $e) {
+            // What the framework's exception handler answers for an unmatched route.
+            return new \Symfony\Component\HttpFoundation\Response('', $e->getStatusCode());
+        }
     }
 
     public function pdo(): \PDO
