@@ -26,6 +26,8 @@ final class Site
     public string $root;
     public string $core;
     public string $database;
+    /** The site's own code (core/app, autoloaded as App\\). */
+    public string $appDir;
 
     /** Repository root and fixtures. */
     public const REPO = __DIR__ . '/../../..';
@@ -42,9 +44,12 @@ final class Site
         ?callable $beforeProvider = null,
         string $prefix = 'evo_',
         ?string $existingRoot = null,
+        ?string $newRoot = null,
+        ?string $appDir = null,
     ) {
         $fresh = $existingRoot === null;
-        $this->root = $existingRoot ?? sys_get_temp_dir() . '/stask-site-' . getmypid() . '-' . bin2hex(random_bytes(4));
+        $this->root = $existingRoot ?? $newRoot ?? sys_get_temp_dir() . '/stask-site-' . getmypid() . '-' . bin2hex(random_bytes(4));
+        $this->appDir = $appDir ?? self::FIXTURES . '/project/app';
         $this->core = $this->root . '/core';
         $this->database = $this->core . '/database/evo.sqlite';
         if ($fresh) {
@@ -95,17 +100,18 @@ final class Site
     public static function open(string $root): self
     {
         $spec = json_decode((string) file_get_contents($root . '/core/site.json'), true);
-        return new self($spec['packages'], $spec['stask'], null, $spec['prefix'], $root);
+        return new self($spec['packages'], $spec['stask'], null, $spec['prefix'], $root, null, $spec['app']);
     }
 
     /** core/artisan, so that real `php artisan …` processes can run against this site. */
     private function writeArtisan(array $packages, array $stask, string $prefix): void
     {
-        file_put_contents($this->core . '/site.json', json_encode(['packages' => $packages, 'stask' => $stask, 'prefix' => $prefix]));
+        file_put_contents($this->core . '/site.json', json_encode(['packages' => $packages, 'stask' => $stask, 'prefix' => $prefix, 'app' => realpath($this->appDir)]));
         $template = <<<'PHP'
             #!/usr/bin/env php
             <?php
             // Evolution CMS's core/artisan, for this test site.
+            putenv('STASK_SITE_APP=' . realpath(__DIR__ . '/app'));
             require __AUTOLOAD__;
             $site = \STask\Tests\Evo\Site::open(dirname(__DIR__));
             exit($site->artisan->run(new \Symfony\Component\Console\Input\ArgvInput(), new \Symfony\Component\Console\Output\ConsoleOutput()));
@@ -184,7 +190,7 @@ final class Site
         }
         file_put_contents($this->core . '/vendor/composer/installed.json', json_encode(['packages' => $installed, 'dev' => false], JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES));
         // The site's own code: core/composer.json autoloads app/.
-        symlink(realpath(self::FIXTURES . '/project/app'), $this->core . '/app');
+        symlink(realpath($this->appDir), $this->core . '/app');
         file_put_contents($this->core . '/composer.json', json_encode(['name' => 'evolution-cms/evolution', 'autoload' => ['psr-4' => ['App\\' => 'app/']]]));
     }
 

@@ -22,7 +22,9 @@ spl_autoload_register(static function (string $class): void {
     static $map = null;
     if ($map === null) {
         $repo = dirname(__DIR__, 3);
-        $map = ['Seiger\\sTask\\' => [$repo . '/php/'], 'STask\\Tests\\Evo\\' => [__DIR__ . '/'], 'App\\' => [$repo . '/tests/fixtures/project/app/']];
+        // App\ is the site's own code: the test fixtures, or the demo's workers.
+        $app = getenv('STASK_SITE_APP') ?: $repo . '/tests/fixtures/project/app';
+        $map = ['Seiger\\sTask\\' => [$repo . '/php/'], 'STask\\Tests\\Evo\\' => [__DIR__ . '/'], 'App\\' => [rtrim($app, '/') . '/']];
         foreach (glob($repo . '/tests/fixtures/packages/*/*/composer.json') ?: [] as $manifest) {
             $json = json_decode((string) file_get_contents($manifest), true);
             foreach ($json['autoload']['psr-4'] ?? [] as $prefix => $dirs) {
