@@ -128,6 +128,9 @@ abstract class BaseWorker implements TaskInterface
         if ($method === null) {
             throw ActionNotFoundException::for(static::class, $action, ActionMethod::for($action));
         }
+        // Worker objects live as long as `stask:work`; re-read settings edited in the manager
+        // since the last task (lazily: only a worker that reads them pays the query).
+        $this->worker = null;
         $method->invoke($this, $task, $options);
     }
 

@@ -194,6 +194,20 @@ final class FacadeApiTest extends PackageTestCase
         self::assertSame(['endpoint' => 'https://erp.example.com', 'key' => null], sWorker::query()->where('identifier', 'product')->first()->settings['api']);
     }
 
+    public function testALongRunningWorkerSeesSettingsEditedSinceItsLastTask(): void
+    {
+        $first = sTask::create('product', 'syncStock');
+        sTask::processPendingTasks();
+        self::assertSame(100, sTask::logs($first)[1]['context']['batch'] ?? null, json_encode(sTask::logs($first)));
+        // The manager (another process) saves new settings while this worker object stays cached.
+        $row = sWorker::query()->where('identifier', 'product')->first();
+        $row->settings = ['batch_size' => 250];
+        $row->save();
+        $second = sTask::create('product', 'syncStock');
+        sTask::processPendingTasks();
+        self::assertSame(250, sTask::logs($second)[1]['context']['batch'] ?? null, json_encode(sTask::logs($second)));
+    }
+
     public function testCreateTaskFromAWorker(): void
     {
         $task = (new ProductWorker())->createTask('import', ['file' => $this->csv(3)]);
