@@ -1,6 +1,6 @@
 # sTask: build the extension, run the demo, run every test, measure.
 #   make demo   the demo on the embedded SQLite default
-#   make test   every test (engine, extension, stubs)
+#   make test   every test (engine, extension and package, stubs, the manager pages in Chromium)
 #   make bench  benchmarks against plain PDO
 PHP      ?= php
 CARGO    ?= cargo
@@ -8,7 +8,7 @@ EXT      := $(CURDIR)/target/release/libstask.so
 PHP_EXT  := $(PHP) -d extension=$(EXT)
 PHPUNIT  ?= /usr/bin/phpunit
 
-.PHONY: all deps build test test-engine test-php check-stubs stubs demo bench clean assets
+.PHONY: all deps build test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots
 
 all: build
 
@@ -18,13 +18,21 @@ deps:
 build: deps
 	$(CARGO) build --release -p stask
 
-test: build test-engine test-php check-stubs
+test: build test-engine test-php check-stubs test-browser
 
 test-engine:
 	$(CARGO) test --workspace --exclude stask
 
 test-php:
 	STASK_EXTENSION=$(EXT) $(PHP_EXT) $(PHPUNIT)
+
+# The manager pages in headless Chromium against the demo (screenshots to var/screenshots).
+test-browser: build node_modules
+	STASK_EXTENSION=$(EXT) node tests/browser/admin.mjs
+
+# Refreshes the screenshots in docs/img from a browser-test run.
+screenshots: build node_modules
+	STASK_EXTENSION=$(EXT) STASK_SCREENSHOTS=docs/img node tests/browser/admin.mjs
 
 check-stubs:
 	./scripts/check-stubs.sh

@@ -10,7 +10,7 @@ declare(strict_types=1);
 
 use STask\Tests\Evo\Site;
 
-const DEMO_ROOT = __DIR__ . '/../var/demo-site';
+define('DEMO_ROOT', getenv('STASK_DEMO_ROOT') ?: __DIR__ . '/../var/demo-site');
 
 putenv('STASK_SITE_APP=' . __DIR__ . '/app');
 require_once __DIR__ . '/../tests/php/Evo/autoload.php';

@@ -53,7 +53,7 @@ $tasks = [
     sTask::create('product', 'import', ['file' => $csvFile], 'high'),
     sTask::create('newsletter', 'send', ['subject' => 'November news', 'recipients' => array_slice($subscribers, 0, 300)]),
     sTask::create('newsletter', 'send', ['subject' => 'November news', 'recipients' => array_slice($subscribers, 300)]),
-    sTask::create('sync', 'stock', ['supplier' => 'acme'], 'low'),
+    sTask::create('sync', 'stock', ['supplier' => 'acme', 'flaky' => true], 'low'),
 ];
 printf("Created %d tasks in %s\n\n", count($tasks), $site->database);
 
@@ -107,7 +107,10 @@ printf("All done in %.1f s.\n", $elapsed);
 if (!$serve) {
     exit(0);
 }
-// The manager pages, with a worker running so that tasks started there run too.
+// The manager pages, with a worker running so that tasks started there run too. The server
+// (inheriting this environment) takes a random CSRF token so other sites cannot post to it.
+putenv('STASK_CSRF_TOKEN=' . bin2hex(random_bytes(16)));
+putenv('PHP_CLI_SERVER_WORKERS=4');
 $worker = proc_open(array_merge(php_command(), [$site->core . '/artisan', 'stask:work', '--sleep=0.3']),
     [0 => ['file', '/dev/null', 'r'], 1 => ['file', DEMO_ROOT . '/worker.log', 'a'], 2 => ['file', DEMO_ROOT . '/worker.log', 'a']], $pipes);
 $server = proc_open(array_merge(php_command(), ['-S', "127.0.0.1:$port", __DIR__ . '/server.php']),

@@ -94,6 +94,15 @@
     return isNaN(d) ? String(iso) : d.toLocaleTimeString();
   }
 
+  /** An ISO time as the pages print times: YYYY-MM-DD HH:MM:SS, in the browser's time zone. */
+  function dateTime(iso) {
+    if (!iso) return '—';
+    var d = new Date(iso);
+    if (isNaN(d)) return String(iso);
+    var p = function (n) { return String(n).padStart(2, '0'); };
+    return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds());
+  }
+
   function setBadge(badge, status) {
     if (!badge) return;
     badge.className = 'st-badge st-status-' + status;
@@ -237,6 +246,11 @@
         root.querySelector('[data-progress-message]').textContent = p.message || '';
         setBadge(root.querySelector('[data-status-holder] [data-status-badge]'), p.status);
         root.querySelector('[data-attempts]').textContent = p.attempts + ' / ' + p.max_attempts;
+        root.querySelector('[data-started]').textContent = dateTime(p.started_at);
+        root.querySelector('[data-finished]').textContent = dateTime(p.finished_at);
+        root.querySelector('[data-duration]').textContent = p.duration === null ? '—' : p.duration.toFixed(2) + ' s';
+        root.querySelector('[data-last-error]').textContent = p.last_error || '';
+        root.querySelector('[data-last-error-box]').hidden = !p.last_error;
         retry.disabled = !p.can_retry;
         cancel.disabled = !p.can_cancel;
         renderLog(r[1].entries);

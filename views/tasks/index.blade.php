@@ -11,7 +11,7 @@
         <select id="f-status" class="st-input w-full" name="status">
             <option value="">{{ __('sTask::global.any') }}</option>
             @foreach ($statuses as $s)
-                <option value="{{ $s }}" @selected($filters['status'] === $s)>{{ __('sTask::global.' . $s) }}</option>
+                <option value="{{ $s }}" {{ $filters['status'] === $s ? 'selected' : '' }}>{{ __('sTask::global.' . $s) }}</option>
             @endforeach
         </select>
     </div>
@@ -20,7 +20,7 @@
         <select id="f-worker" class="st-input w-full" name="worker">
             <option value="">{{ __('sTask::global.any') }}</option>
             @foreach ($identifiers as $identifier)
-                <option value="{{ $identifier }}" @selected($filters['worker'] === $identifier)>{{ $identifier }}</option>
+                <option value="{{ $identifier }}" {{ $filters['worker'] === $identifier ? 'selected' : '' }}>{{ $identifier }}</option>
             @endforeach
         </select>
     </div>
@@ -33,7 +33,7 @@
         <select id="f-priority" class="st-input w-full" name="priority">
             <option value="">{{ __('sTask::global.any') }}</option>
             @foreach (['high', 'normal', 'low'] as $p)
-                <option value="{{ $p }}" @selected($filters['priority'] === $p)>{{ __('sTask::global.priority_' . $p) }}</option>
+                <option value="{{ $p }}" {{ $filters['priority'] === $p ? 'selected' : '' }}>{{ __('sTask::global.priority_' . $p) }}</option>
             @endforeach
         </select>
     </div>

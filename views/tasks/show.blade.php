@@ -13,8 +13,8 @@
             <span data-status-holder>@include('sTask::partials.status', ['status' => $task->status_text])</span>
             <span class="st-badge bg-slate-100 text-slate-600 dark:bg-slate-700 dark:text-slate-300">{{ __('sTask::global.priority_' . $task->priority) }}</span>
             <div class="ml-auto flex gap-2">
-                <button class="st-btn" type="button" data-action="retry" @disabled(!$task->canRetry())>{{ __('sTask::global.retry') }}</button>
-                <button class="st-btn st-btn-danger" type="button" data-action="cancel" @disabled($task->isFinished())>{{ __('sTask::global.cancel') }}</button>
+                <button class="st-btn" type="button" data-action="retry" {{ $task->canRetry() ? '' : 'disabled' }}>{{ __('sTask::global.retry') }}</button>
+                <button class="st-btn st-btn-danger" type="button" data-action="cancel" {{ $task->isFinished() ? 'disabled' : '' }}>{{ __('sTask::global.cancel') }}</button>
                 <a class="st-btn" href="{{ route('sTask.task.logs.download', ['id' => $task->id]) }}" data-download-log>{{ __('sTask::global.download_log') }}</a>
                 @if ($resultFile)
                     <a class="st-btn" href="{{ route('sTask.task.download', ['id' => $task->id]) }}">{{ __('sTask::global.download_result') }}</a>
@@ -39,16 +39,15 @@
                 <dt class="st-muted">{{ __('sTask::global.worker') }}</dt><dd><a class="text-blue-700 hover:underline dark:text-blue-300" href="{{ route('sTask.worker.show', ['identifier' => $task->identifier]) }}">{{ $task->identifier }}</a></dd>
                 <dt class="st-muted">{{ __('sTask::global.attempts') }}</dt><dd data-attempts>{{ $task->attempts }} / {{ $task->max_attempts }}</dd>
                 <dt class="st-muted">{{ __('sTask::global.created') }}</dt><dd>{{ $task->created_at }}</dd>
-                <dt class="st-muted">{{ __('sTask::global.started') }}</dt><dd>{{ $task->start_at ?? '—' }}</dd>
-                <dt class="st-muted">{{ __('sTask::global.finished') }}</dt><dd>{{ $task->finished_at ?? '—' }}</dd>
-                <dt class="st-muted">{{ __('sTask::global.duration') }}</dt><dd>{{ $task->duration !== null ? number_format($task->duration, 2) . ' s' : '—' }}</dd>
+                <dt class="st-muted">{{ __('sTask::global.started') }}</dt><dd data-started>{{ $task->start_at?->toDateTimeString() ?? '—' }}</dd>
+                <dt class="st-muted">{{ __('sTask::global.finished') }}</dt><dd data-finished>{{ $task->finished_at?->toDateTimeString() ?? '—' }}</dd>
+                <dt class="st-muted">{{ __('sTask::global.duration') }}</dt><dd data-duration>{{ $task->duration !== null ? number_format($task->duration, 2, '.', '') . ' s' : '—' }}</dd>
                 <dt class="st-muted">{{ __('sTask::global.user') }}</dt><dd>{{ $task->started_by ?: __('sTask::global.system') }}</dd>
-                <dt class="st-muted">{{ __('sTask::global.message') }}</dt><dd class="break-words">{{ $task->message }}</dd>
             </dl>
-            @if ($task->last_error)
+            <div data-last-error-box {{ $task->last_error ? '' : 'hidden' }}>
                 <h3 class="mt-4 st-label">{{ __('sTask::global.last_error') }}</h3>
-                <pre class="whitespace-pre-wrap break-words rounded-md bg-red-50 p-2 text-xs text-red-800 dark:bg-red-950 dark:text-red-200">{{ $task->last_error }}</pre>
-            @endif
+                <pre class="whitespace-pre-wrap break-words rounded-md bg-red-50 p-2 text-xs text-red-800 dark:bg-red-950 dark:text-red-200" data-last-error>{{ $task->last_error }}</pre>
+            </div>
             <h3 class="mt-4 st-label">{{ __('sTask::global.data') }}</h3>
             <pre class="max-h-64 overflow-auto rounded-md bg-slate-100 p-2 text-xs dark:bg-slate-900">{{ json_encode($task->meta, JSON_PRETTY_PRINT | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES) }}</pre>
             @if ($task->result !== null)

@@ -32,7 +32,7 @@
                 <td class="font-mono text-xs">{{ $worker->class }} @if(!$worker->class_exists)<span class="st-badge st-status-failed">{{ __('sTask::global.missing') }}</span>@endif</td>
                 <td>
                     <label class="inline-flex cursor-pointer items-center gap-2">
-                        <input type="checkbox" data-toggle-active value="{{ $worker->identifier }}" @checked($worker->active)>
+                        <input type="checkbox" data-toggle-active value="{{ $worker->identifier }}" {{ $worker->active ? 'checked' : '' }}>
                         <span class="text-xs">{{ $worker->active ? __('sTask::global.active') : __('sTask::global.inactive') }}</span>
                     </label>
                 </td>

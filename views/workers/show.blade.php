@@ -26,12 +26,12 @@
         <form method="post" action="{{ route('sTask.worker.settings.save', ['identifier' => $worker->identifier]) }}" class="space-y-3" data-settings-form>
             <input type="hidden" name="_token" value="{{ csrf_token() }}">
             <div class="grid grid-cols-2 gap-3">
-                <label class="col-span-2 inline-flex items-center gap-2 text-sm"><input type="checkbox" name="schedule[enabled]" value="1" @checked($schedule['enabled'])> {{ __('sTask::global.schedule_enabled') }}</label>
+                <label class="col-span-2 inline-flex items-center gap-2 text-sm"><input type="checkbox" name="schedule[enabled]" value="1" {{ $schedule['enabled'] ? 'checked' : '' }}> {{ __('sTask::global.schedule_enabled') }}</label>
                 <div>
                     <label class="st-label" for="s-type">{{ __('sTask::global.schedule_type') }}</label>
                     <select id="s-type" class="st-input w-full" name="schedule[type]">
                         @foreach (['manual', 'once', 'periodic', 'regular'] as $type)
-                            <option value="{{ $type }}" @selected($schedule['type'] === $type)>{{ __('sTask::global.schedule_' . $type) }}</option>
+                            <option value="{{ $type }}" {{ $schedule['type'] === $type ? 'selected' : '' }}>{{ __('sTask::global.schedule_' . $type) }}</option>
                         @endforeach
                     </select>
                 </div>
@@ -43,7 +43,7 @@
                     <label class="st-label" for="s-frequency">{{ __('sTask::global.schedule_frequency') }}</label>
                     <select id="s-frequency" class="st-input w-full" name="schedule[frequency]">
                         @foreach (['hourly', 'daily', 'weekly'] as $f)
-                            <option value="{{ $f }}" @selected($schedule['frequency'] === $f)>{{ __('sTask::global.frequency_' . $f) }}</option>
+                            <option value="{{ $f }}" {{ $schedule['frequency'] === $f ? 'selected' : '' }}>{{ __('sTask::global.frequency_' . $f) }}</option>
                         @endforeach
                     </select>
                 </div>
@@ -55,7 +55,7 @@
                     <legend class="st-label">{{ __('sTask::global.schedule_days') }}</legend>
                     <div class="flex flex-wrap gap-3 text-sm">
                         @foreach (['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as $day)
-                            <label class="inline-flex items-center gap-1"><input type="checkbox" name="schedule[days][]" value="{{ $day }}" @checked(in_array($day, $schedule['days'], true))> {{ __('sTask::global.day_' . $day) }}</label>
+                            <label class="inline-flex items-center gap-1"><input type="checkbox" name="schedule[days][]" value="{{ $day }}" {{ in_array($day, $schedule['days'], true) ? 'checked' : '' }}> {{ __('sTask::global.day_' . $day) }}</label>
                         @endforeach
                     </div>
                 </fieldset>
@@ -71,7 +71,7 @@
                     <label class="st-label" for="s-interval">{{ __('sTask::global.schedule_interval') }}</label>
                     <select id="s-interval" class="st-input w-full" name="schedule[interval]">
                         @foreach (['every_5min', 'every_15min', 'every_30min', 'hourly'] as $i)
-                            <option value="{{ $i }}" @selected($schedule['interval'] === $i)>{{ __('sTask::global.interval_' . $i) }}</option>
+                            <option value="{{ $i }}" {{ $schedule['interval'] === $i ? 'selected' : '' }}>{{ __('sTask::global.interval_' . $i) }}</option>
                         @endforeach
                     </select>
                 </div>

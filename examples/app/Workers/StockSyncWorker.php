@@ -7,7 +7,10 @@ namespace App\Workers;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Workers\BaseWorker;
 
-/** Syncs stock with a supplier whose API times out on the first call (option `fail_always`). */
+/**
+ * Syncs stock with a supplier. Option `flaky` makes the first attempt time out (the demo's
+ * retry); the worker setting `supplier_down` (edited on its manager page) fails every attempt.
+ */
 final class StockSyncWorker extends BaseWorker
 {
     public function identifier(): string { return 'sync'; }
@@ -17,7 +20,10 @@ final class StockSyncWorker extends BaseWorker
 
     public function taskStock(sTaskModel $task, array $options = []): void
     {
-        if ($task->attempts === 1 || !empty($options['fail_always'])) {
+        if ($this->getConfig('supplier_down', false)) {
+            throw new \RuntimeException('Supplier API is down (worker setting supplier_down)');
+        }
+        if (!empty($options['flaky']) && $task->attempts === 1) {
             throw new \RuntimeException('Supplier API timed out after 30 s');
         }
         $this->pushProgress($task, ['progress' => 50, 'message' => 'Downloading stock levels']);

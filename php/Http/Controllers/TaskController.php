@@ -34,17 +34,18 @@ final class TaskController extends Controller
      */
     public function progress(int $id): JsonResponse
     {
-        $engine = $this->stask->engine();
-        if ($engine->find($id) === null) {
+        $task = sTaskModel::query()->find($id);
+        if ($task === null) {
             return $this->json(['success' => false, 'code' => 404, 'status' => 'not_found', 'message' => trans('sTask::global.task_not_found', ['id' => $id])], 404);
         }
-        $p = $engine->progress($id);
-        $task = $engine->find($id);
-        return $this->json(['success' => true, 'code' => 200] + $p + [
-            'attempts' => $task?->attempts,
-            'max_attempts' => $task?->maxAttempts,
-            'can_retry' => $task !== null && ($task->isFailed() || $task->isCancelled()),
-            'can_cancel' => $task !== null && !$task->isFinished(),
+        $engine = $this->stask->engine();
+        return $this->json(['success' => true, 'code' => 200] + $engine->progress($id) + [
+            'attempts' => $task->attempts,
+            'max_attempts' => $task->max_attempts,
+            'can_retry' => $task->canRetry(),
+            'can_cancel' => !$task->isFinished(),
+            'duration' => $task->duration,
+            'last_error' => $task->last_error,
             'log_lines' => array_column($engine->logs($id, null, 50), 'message'),
         ]);
     }

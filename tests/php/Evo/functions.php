@@ -131,8 +131,9 @@ if (!function_exists('config_path')) {
 }
 
 if (!function_exists('csrf_token')) {
+    /** The manager's session token; the demo server sets a random one per run. */
     function csrf_token()
     {
-        return 'test-csrf-token';
+        return getenv('STASK_CSRF_TOKEN') ?: 'test-csrf-token';
     }
 }

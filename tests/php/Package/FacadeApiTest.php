@@ -208,6 +208,23 @@ final class FacadeApiTest extends PackageTestCase
         self::assertSame(250, sTask::logs($second)[1]['context']['batch'] ?? null, json_encode(sTask::logs($second)));
     }
 
+    public function testATransactionLeftOpenByAFailedTaskIsRolledBackAndLogged(): void
+    {
+        $db = app('db')->connection();
+        $db->getSchemaBuilder()->create('reports', fn ($t) => $t->string('name'));
+        $failed = sTask::create('report', 'save', ['name' => 'half', 'fail' => true]);
+        $saved = sTask::create('report', 'save', ['name' => 'whole'], 'low');
+        sTask::processPendingTasks();
+
+        self::assertSame(0, $db->transactionLevel(), 'no transaction left open for the next task');
+        self::assertSame(['whole'], $db->table('reports')->pluck('name')->all(), 'the half-done write was rolled back, the next task committed');
+        self::assertSame('pending', $failed->fresh()->status_text, 'the failure is retried as usual');
+        $warnings = sTask::logs($failed, 'warning');
+        self::assertCount(1, $warnings);
+        self::assertStringContainsString('left a database transaction open', $warnings[0]['message']);
+        self::assertSame([], sTask::logs($saved, 'warning'));
+    }
+
     public function testCreateTaskFromAWorker(): void
     {
         $task = (new ProductWorker())->createTask('import', ['file' => $this->csv(3)]);

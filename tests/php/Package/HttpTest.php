@@ -91,10 +91,25 @@ final class HttpTest extends PackageTestCase
             self::assertSame(200, $response->getStatusCode(), "$path: " . substr((string) $response->getContent(), 0, 500));
             self::assertStringContainsString('<meta name="csrf-token"', (string) $response->getContent());
             self::assertSame('SAMEORIGIN', $response->headers->get('X-Frame-Options'));
+            // Blade directives newer than Laravel 8 (Evolution CMS 3.1) would be printed as text.
+            self::assertDoesNotMatchRegularExpression('/@(checked|selected|disabled|readonly|required|class|style)\(|\{\{|\{!!/',
+                (string) $response->getContent(), $path);
         }
         self::assertSame(404, $this->get('stask/task/999999')->getStatusCode());
         self::assertSame(404, $this->get('stask/worker/nobody')->getStatusCode());
         self::assertSame(404, $this->get('stask/task/abc')->getStatusCode(), 'ids are numbers');
+    }
+
+    public function testTheBuiltCssStylesEveryStatusAndLogLevel(): void
+    {
+        // These classes are put together at runtime, so Tailwind must be told to keep them.
+        $css = (string) file_get_contents(dirname(__DIR__, 3) . '/assets/dist/stask.css');
+        foreach (['pending', 'preparing', 'running', 'completed', 'cancelled', 'failed'] as $status) {
+            self::assertStringContainsString(".st-status-$status", $css);
+        }
+        foreach (['info', 'warning', 'error'] as $level) {
+            self::assertStringContainsString(".st-log-$level", $css);
+        }
     }
 
     public function testTaskOutputIsEscaped(): void
@@ -102,13 +117,16 @@ final class HttpTest extends PackageTestCase
         $task = sTask::create('report', 'build', ['html' => '<img src=x onerror=alert(1)>']);
         sTask::engine()->pushProgress((int) $task->id, ['message' => '<script>alert("xss")</script>']);
         sTask::log($task, 'info', '<b>bold</b>');
-        sTask::cancel($task);
         $this->site->pdo()->exec("UPDATE evo_s_tasks SET message = '<script>alert(2)</script>'");
-        foreach (['stask/tasks', "stask/task/{$task->id}"] as $path) {
+        $shown = [
+            'stask/tasks' => '&lt;script&gt;alert(2)&lt;/script&gt;', // the row's message
+            "stask/task/{$task->id}" => '&lt;script&gt;alert(&quot;xss&quot;)&lt;/script&gt;', // the live snapshot's
+        ];
+        foreach ($shown as $path => $escaped) {
             $html = (string) $this->get($path)->getContent();
             self::assertStringNotContainsString('<script>alert', $html, $path);
             self::assertStringNotContainsString('<img src=x', $html, $path);
-            self::assertStringContainsString('&lt;script&gt;alert(2)&lt;/script&gt;', $html, $path);
+            self::assertStringContainsString($escaped, $html, $path);
         }
         $json = $this->json($this->get("stask/task/{$task->id}/logs"));
         self::assertSame('<b>bold</b>', $json['entries'][0]['message'], 'JSON carries text; the page sets it with textContent');
@@ -120,10 +138,14 @@ final class HttpTest extends PackageTestCase
         sTask::processPendingTasks();
         sTask::log($task, 'warning', 'slow');
         $p = $this->json($this->get("stask/task/{$task->id}/progress"));
-        foreach (['success', 'code', 'id', 'status', 'progress', 'processed', 'total', 'eta', 'message', 'log_lines', 'attempts', 'max_attempts', 'can_retry', 'can_cancel'] as $key) {
+        foreach (['success', 'code', 'id', 'status', 'progress', 'processed', 'total', 'eta', 'message', 'log_lines', 'attempts', 'max_attempts', 'can_retry', 'can_cancel',
+            'started_at', 'finished_at', 'duration', 'last_error'] as $key) {
             self::assertArrayHasKey($key, $p);
         }
         self::assertSame('completed', $p['status']);
+        self::assertMatchesRegularExpression('/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/', $p['finished_at']);
+        self::assertIsFloat($p['duration']);
+        self::assertNull($p['last_error']);
         self::assertSame(100, $p['progress']);
         self::assertSame(2, $p['total']);
         self::assertContains('slow', $p['log_lines']);
