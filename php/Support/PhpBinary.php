@@ -23,8 +23,12 @@ final class PhpBinary
         foreach ($args as $i => $arg) {
             $value = str_starts_with($arg, '-dextension=') ? substr($arg, 2) : ($arg === '-d' ? ($args[$i + 1] ?? '') : '');
             if (str_starts_with($value, 'extension=') && str_contains($value, 'stask')) {
+                // A relative path means relative to where this process started; children may
+                // start elsewhere (the site's core/ directory, for artisan).
+                $path = substr($value, strlen('extension='));
+                $absolute = str_contains($path, '/') && $path[0] !== '/' ? realpath($path) : false;
                 $command[] = '-d';
-                $command[] = $value;
+                $command[] = $absolute !== false ? 'extension=' . $absolute : $value;
             }
         }
         return $command;

@@ -19,7 +19,7 @@ final class ProcessesTest extends PackageTestCase
     /** @return array{0: resource, 1: array<int, resource>} */
     private function spawnArtisan(array $args, bool $withExtension = true): array
     {
-        $extension = getenv('STASK_EXTENSION') ?: \STask\Tests\Evo\Site::REPO . '/target/release/libstask.so';
+        $extension = realpath((string) getenv('STASK_EXTENSION')) ?: \STask\Tests\Evo\Site::REPO . '/target/release/libstask.so';
         $cmd = array_merge([PHP_BINARY], $withExtension ? ['-d', 'extension=' . $extension] : [], [$this->site->core . '/artisan'], $args);
         $proc = proc_open($cmd, [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, $this->site->core);
         self::assertIsResource($proc);
