@@ -21,6 +21,7 @@ $N = [
     'createMany' => 10_000,
     'progress' => 200_000,
     'log' => 100_000,
+    'read' => 50_000,
     'tasks' => 20_000,
 ];
 
@@ -134,6 +135,51 @@ $pdoUpdate = measure($progressSetup, function ($ctx, $n) {
 }, $N['progress'] / 20);
 $rows[] = ['pushProgress (tight loop)', $ours, $fileSnap, 'atomic JSON file per call', '≤ 5 µs', $ours <= 5];
 $rows[] = ['pushProgress (tight loop)', $ours, $pdoUpdate, 'PDO UPDATE per call', '', null];
+
+// --- progress read (what the manager pages poll) -------------------------------------------
+$readSetup = function () use ($root) {
+    [$engine, $pdo, $dir] = fresh($root, 'r');
+    $engine->create('import', 'csv');
+    $engine->processPendingTasks(function (STask\Task $t) use ($engine) {
+        for ($i = 1; $i <= 1000; $i++) {
+            $engine->pushProgress($t->id, ['processed' => $i, 'total' => 1000, 'message' => "row $i"]);
+        }
+    }, 1);
+    // Upstream's format: one pipe-separated line per update, read to its last line.
+    $lines = '';
+    for ($i = 1; $i <= 1000; $i++) {
+        $lines .= sprintf("running|%d|%d|1000|12s|row %d\n", intdiv($i, 10), $i, $i);
+    }
+    file_put_contents("$dir/pdo-files/1.log", $lines);
+    return [$engine, $pdo, $dir];
+};
+$ours = measure($readSetup, function ($ctx, $n) {
+    [$engine] = $ctx;
+    for ($i = 0; $i < $n; $i++) {
+        $engine->progress(1);
+    }
+}, $N['read']);
+$upstream = measure($readSetup, function ($ctx, $n) {
+    [, , $dir] = $ctx;
+    for ($i = 0; $i < $n; $i++) {
+        $last = null;
+        foreach (file("$dir/pdo-files/1.log", FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES) as $line) {
+            $last = $line;
+        }
+        $p = explode('|', (string) $last, 6);
+    }
+}, $N['read'] / 10);
+$pdoRead = measure($readSetup, function ($ctx, $n) {
+    [, $pdo] = $ctx;
+    $stmt = $pdo->prepare('SELECT status, progress, message FROM s_tasks WHERE id = ?');
+    for ($i = 0; $i < $n; $i++) {
+        $stmt->execute([1]);
+        $row = $stmt->fetch(PDO::FETCH_ASSOC);
+        $stmt->closeCursor();
+    }
+}, $N['read']);
+$rows[] = ['progress read (snapshot + status)', $ours, $upstream, 'upstream: last line of its log', '', null];
+$rows[] = ['progress read (snapshot + status)', $ours, $pdoRead, 'PDO SELECT of the row', '', null];
 
 // --- log ---------------------------------------------------------------------------------------
 $logSetup = function () use ($root) {

@@ -13,7 +13,8 @@ Event::listen('evolution.OnManagerMenuPrerender', static function ($params) {
         return null;
     }
     $title = (string) __('sTask::global.title');
-    $icon = '<i class="fa fa-tasks"></i>';
+    // The logo, sized and aligned like the Font Awesome icons of the other menu items.
+    $icon = '<img src="' . e(route('sTask.asset', ['file' => 'stask.svg'])) . '" alt="" width="16" height="16" style="width:1em;height:1em;vertical-align:-0.125em">';
     $menu = is_array($params['menu'] ?? null) ? $params['menu'] : [];
     $menu['stask'] = ['stask', 'tools', $icon . '<span class="menu-item-text">' . e($title) . '</span>', route('sTask.index'), e($title), '', '', 'main', 0, 10];
     return serialize($menu);

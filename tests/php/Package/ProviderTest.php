@@ -82,6 +82,7 @@ final class ProviderTest extends PackageTestCase
         self::assertSame('tools', $menu['stask'][1]);
         self::assertSame('http://example.test/manager/stask', $menu['stask'][3]);
         self::assertStringContainsString('Task Manager', $menu['stask'][2]);
+        self::assertStringContainsString('<img src="http://example.test/manager/stask/assets/stask.svg"', $menu['stask'][2], 'the logo');
 
         $this->site->app->permissions = [];
         self::assertFalse(evo()->invokeEvent('OnManagerMenuPrerender', ['menu' => $base]));
