@@ -34,6 +34,14 @@ return [
         'activate_new' => false,  // upstream behaviour: newly found workers start inactive
     ],
 
+    // Files managers upload for a task on a worker's page (kept in {storage}/uploads; pruned
+    // with old tasks). A worker narrows the types with its `allowed_extensions` setting.
+    'uploads' => [
+        'extensions' => ['csv', 'tsv', 'txt', 'json', 'xml', 'xlsx', 'xls', 'ods', 'zip'],
+        'max_mb' => 100,     // largest file, sent in chunks of chunk_mb when needed
+        'chunk_mb' => 1,
+    ],
+
     // Built-in workers.
     'artisan' => [
         // Commands the `artisan` worker may run (exact names or prefixes ending in "*").

@@ -22,7 +22,8 @@ function demo_site(bool $fresh): Site
             exec('rm -rf ' . escapeshellarg(DEMO_ROOT));
         }
         @mkdir(dirname(DEMO_ROOT), 0777, true);
-        $site = new Site([], ['backoff' => ['base' => 1, 'jitter' => 0]], null, 'evo_', null, DEMO_ROOT, __DIR__ . '/app');
+        // Short backoffs so the retry is seen; small upload chunks so a CSV goes in several.
+        $site = new Site([], ['backoff' => ['base' => 1, 'jitter' => 0], 'uploads' => ['chunk_mb' => 0.1]], null, 'evo_', null, DEMO_ROOT, __DIR__ . '/app');
     } else {
         $site = Site::open(realpath(DEMO_ROOT));
     }

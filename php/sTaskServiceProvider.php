@@ -8,6 +8,7 @@ use EvolutionCMS\ServiceProvider;
 use Illuminate\Console\Scheduling\Schedule;
 use Illuminate\Contracts\Container\Container;
 use Seiger\sTask\Services\TaskRunner;
+use Seiger\sTask\Services\Uploads;
 use Seiger\sTask\Services\WorkerDiscovery;
 use Seiger\sTask\Services\WorkerRegistry;
 use Seiger\sTask\Support\EngineSettings;
@@ -90,6 +91,15 @@ class sTaskServiceProvider extends ServiceProvider
             (bool) $app->make('config')->get('stask.discovery.activate_new', false),
             $this->discoveryCache(),
         ));
+        $this->app->bind(Uploads::class, function (Container $app) {
+            $config = $app->make('config');
+            return new Uploads(
+                $app->make(EngineSettings::class)->options['storage'] . '/uploads',
+                array_values(array_map('strtolower', (array) $config->get('stask.uploads.extensions', Uploads::DEFAULT_EXTENSIONS))),
+                (int) ((float) $config->get('stask.uploads.max_mb', 100) * 1024 * 1024),
+                (int) ((float) $config->get('stask.uploads.chunk_mb', 1) * 1024 * 1024),
+            );
+        });
     }
 
     private function registerCommands(): void

@@ -354,11 +354,55 @@
     });
   }
 
+  /** POSTs a multipart form (a file or one chunk of it) and reads the JSON answer. */
+  function postForm(url, form) {
+    return fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Accept': 'application/json', 'X-Requested-With': 'XMLHttpRequest', 'X-CSRF-TOKEN': csrf },
+      body: form,
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (!response.ok) throw new Error(body.message || (t('error') + ' (' + response.status + ')'));
+        return body;
+      });
+    });
+  }
+
+  /** Uploads a file whole, or in chunks when it is larger than one chunk; resolves to the answer. */
+  function uploadFile(url, file, limits, onProgress) {
+    var chunk = Math.max(65536, limits.chunkSize || 1048576);
+    if (file.size > limits.maxFileSize) return Promise.reject(new Error(t('file_too_large')));
+    if (file.size <= chunk) {
+      var whole = new FormData();
+      whole.append('file', file, file.name);
+      return postForm(url, whole).then(function (d) { onProgress(100); return d; });
+    }
+    var total = Math.ceil(file.size / chunk);
+    var session = Array.prototype.map.call(crypto.getRandomValues(new Uint8Array(16)), function (b) {
+      return b.toString(16).padStart(2, '0');
+    }).join('');
+    function send(index) {
+      var part = new FormData();
+      part.append('file', file.slice(index * chunk, Math.min(file.size, (index + 1) * chunk)), 'chunk');
+      part.append('chunk_index', String(index));
+      part.append('total_chunks', String(total));
+      part.append('session_id', session);
+      part.append('original_filename', file.name);
+      return postForm(url, part).then(function (d) {
+        onProgress(Math.round((index + 1) / total * 100));
+        return index + 1 < total ? send(index + 1) : d;
+      });
+    }
+    return send(0);
+  }
+
   function runForms() {
     document.querySelectorAll('[data-run-form]').forEach(function (form) {
       form.addEventListener('submit', function (event) {
         event.preventDefault();
         var out = form.querySelector('[data-run-result]');
+        var button = form.querySelector('button[type=submit]');
         var options;
         try {
           options = JSON.parse(form.elements.options.value || '{}');
@@ -368,10 +412,30 @@
           return;
         }
         var url = form.getAttribute('data-url').replace('__ACTION__', encodeURIComponent(form.elements.action.value));
-        api(url, { method: 'POST', data: { options: options, priority: form.elements.priority.value } }).then(function (d) {
+        var payload = { options: options, priority: form.elements.priority.value };
+        var file = form.elements.file && form.elements.file.files[0];
+        var ready = Promise.resolve();
+        if (file) {
+          var holder = form.querySelector('[data-upload-progress]');
+          holder.classList.remove('hidden');
+          out.textContent = t('uploading');
+          ready = uploadFile(form.getAttribute('data-upload-url'), file, JSON.parse(form.getAttribute('data-limits') || '{}'), function (percent) {
+            setBar(holder, percent);
+          }).then(function (d) {
+            payload.upload = d.result;
+            payload.original_filename = d.original_filename;
+          });
+        }
+        button.disabled = true;
+        ready.then(function () {
+          return api(url, { method: 'POST', data: payload });
+        }).then(function (d) {
           out.textContent = d.message + ' #' + d.id;
           window.location.href = form.getAttribute('data-task-url').replace('__ID__', d.id);
-        }, function (e) { out.textContent = e.message; });
+        }, function (e) {
+          out.textContent = e.message;
+          button.disabled = false;
+        });
       });
     });
   }

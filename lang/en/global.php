@@ -141,4 +141,10 @@ return [
     'error' => 'Something went wrong.',
     'per_minute' => 'per minute',
     'in_last_hour' => 'in the last hour',
+    'file' => 'File',
+    'uploading' => 'Uploading the file…',
+    'uploaded' => 'File uploaded.',
+    'upload_missing' => 'No uploaded file was found; upload it again.',
+    'file_too_large' => 'The file is larger than this site allows.',
+    'cleaned' => 'Deleted :count old task(s).',
 ];

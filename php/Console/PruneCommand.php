@@ -4,7 +4,9 @@ declare(strict_types=1);
 
 namespace Seiger\sTask\Console;
 
-/** Deletes old finished tasks with their files, or only their files. */
+use Seiger\sTask\Services\Uploads;
+
+/** Deletes old finished tasks with their files (or only their files), and old uploads. */
 final class PruneCommand extends StaskCommand
 {
     protected $signature = 'stask:prune
@@ -27,6 +29,10 @@ final class PruneCommand extends StaskCommand
                 $this->line(sprintf('Deleted the files of %d task(s) finished more than %d day(s) ago.', $engine->pruneFiles($days), $days));
             } else {
                 $this->line(sprintf('Deleted %d task(s) finished more than %d day(s) ago, with their files.', $engine->prune($days), $days));
+            }
+            $uploads = $this->laravel->make(Uploads::class)->prune($days);
+            if ($uploads > 0) {
+                $this->line(sprintf('Deleted %d uploaded file(s) older than %d day(s).', $uploads, $days));
             }
             return 0;
         });

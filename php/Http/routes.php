@@ -5,6 +5,7 @@ use Seiger\sTask\Http\Controllers\AssetController;
 use Seiger\sTask\Http\Controllers\DashboardController;
 use Seiger\sTask\Http\Controllers\TaskController;
 use Seiger\sTask\Http\Controllers\TasksController;
+use Seiger\sTask\Http\Controllers\UploadController;
 use Seiger\sTask\Http\Controllers\WorkersController;
 use Seiger\sTask\Http\Middleware\Authorize;
 use Seiger\sTask\Http\Middleware\VerifyCsrfToken;
@@ -20,6 +21,9 @@ Route::middleware(['mgr', Authorize::class, VerifyCsrfToken::class])->prefix('st
 
     Route::get('tasks', [TasksController::class, 'index'])->name('tasks');
     Route::post('tasks/bulk', [TasksController::class, 'bulk'])->name('tasks.bulk');
+    Route::post('task', [TasksController::class, 'create'])->name('task.create');
+    Route::post('task/store', [TasksController::class, 'create'])->name('task.store');
+    Route::post('clean', [TasksController::class, 'clean'])->name('clean');
 
     Route::get('task/{id}', [TaskController::class, 'show'])->where('id', '[0-9]+')->name('task.show');
     Route::get('task/{id}/progress', [TaskController::class, 'progress'])->where('id', '[0-9]+')->name('task.progress');
@@ -31,10 +35,13 @@ Route::middleware(['mgr', Authorize::class, VerifyCsrfToken::class])->prefix('st
 
     Route::get('workers', [WorkersController::class, 'index'])->name('workers');
     Route::post('workers/discover', [WorkersController::class, 'discover'])->name('workers.discover');
+    Route::post('worker/clean-orphaned', [WorkersController::class, 'cleanOrphaned'])->name('worker.clean');
     Route::post('worker/activate', [WorkersController::class, 'activate'])->name('worker.activate');
     Route::post('worker/deactivate', [WorkersController::class, 'deactivate'])->name('worker.deactivate');
     Route::get('worker/{identifier}', [WorkersController::class, 'show'])->where('identifier', '[A-Za-z0-9_.:\-]+')->name('worker.show');
     Route::post('worker/{identifier}/settings', [WorkersController::class, 'saveSettings'])->where('identifier', '[A-Za-z0-9_.:\-]+')->name('worker.settings.save');
+    Route::post('worker/{identifier}/upload', [UploadController::class, 'store'])->where('identifier', '[A-Za-z0-9_.:\-]+')->name('worker.upload');
+    Route::get('server-limits', [UploadController::class, 'limits'])->name('serverLimits');
     Route::post('worker/{identifier}/run/{action}', [WorkersController::class, 'run'])
         ->where(['identifier' => '[A-Za-z0-9_.:\-]+', 'action' => '[A-Za-z0-9_.\-]+'])->name('worker.task.run');
 });

@@ -8,6 +8,7 @@ use Seiger\sTask\Contracts\TaskInterface;
 use Seiger\sTask\Exceptions\ActionNotFoundException;
 use Seiger\sTask\Facades\sTask;
 use Seiger\sTask\Models\sTaskModel;
+use Seiger\sTask\Services\Uploads;
 use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\Support\ActionMethod;
 use Seiger\sTask\Support\Schedule;
@@ -50,9 +51,27 @@ abstract class BaseWorker implements TaskInterface
     public function renderWidget(): string
     {
         if (function_exists('view') && app()->bound('view') && view()->exists('sTask::widgets.task-runner')) {
-            return view('sTask::widgets.task-runner', ['worker' => $this, 'actions' => ActionMethod::actionsOf($this)])->render();
+            return view('sTask::widgets.task-runner', [
+                'worker' => $this,
+                'actions' => ActionMethod::actionsOf($this),
+                'extensions' => app(Uploads::class)->allowed($this->uploadExtensions()),
+            ])->render();
         }
         return '';
+    }
+
+    /**
+     * File types a manager may upload with this worker's tasks (e.g. `['csv']`); the task then
+     * gets `uploaded_file` (its path), `original_filename` and `file_size` in its options.
+     * Default: the `allowed_extensions` setting, else none. The site-wide list
+     * (`stask.uploads.extensions`) always has the last word.
+     *
+     * @return list<string>
+     */
+    public function uploadExtensions(): array
+    {
+        $setting = $this->getConfig('allowed_extensions');
+        return is_array($setting) ? array_values(array_map('strval', $setting)) : [];
     }
 
     /** The worker's stored settings (`s_workers.settings`). Override to add defaults. */

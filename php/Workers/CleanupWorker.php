@@ -6,10 +6,11 @@ namespace Seiger\sTask\Workers;
 
 use Seiger\sTask\Facades\sTask;
 use Seiger\sTask\Models\sTaskModel;
+use Seiger\sTask\Services\Uploads;
 
 /**
  * Deletes finished tasks older than `stask.cleanup.days` (30) with their progress and log
- * files. Scheduled daily at 03:30 once activated; change that in its settings.
+ * files, and uploads as old. Scheduled daily at 03:30 once activated; change that in its settings.
  */
 class CleanupWorker extends BaseWorker
 {
@@ -59,7 +60,8 @@ class CleanupWorker extends BaseWorker
         $tasks = sTask::cleanOldTasks($days);
         $this->pushProgress($task, ['progress' => 60, 'message' => "Deleted $tasks task(s); cleaning files"]);
         $files = sTask::cleanOldLogs($days);
-        $this->log($task, 'info', "Deleted $tasks task(s) and the files of $files more", ['days' => $days]);
-        $this->markFinished($task, ['tasks' => $tasks, 'files' => $files, 'days' => $days], "Deleted $tasks old task(s)");
+        $uploads = app(Uploads::class)->prune($days);
+        $this->log($task, 'info', "Deleted $tasks task(s), the files of $files more, and $uploads old upload(s)", ['days' => $days]);
+        $this->markFinished($task, ['tasks' => $tasks, 'files' => $files, 'uploads' => $uploads, 'days' => $days], "Deleted $tasks old task(s)");
     }
 }

@@ -90,8 +90,8 @@ async function percent(page) {
 }
 
 /** Starts an action from a worker's page through its run form; returns the new task's id. */
-async function runFromWorkerPage(page, base, worker, action, options) {
-  await page.goto(`${base}/worker/${worker}`);
+async function runFromWorkerPage(page, base, worker, action, options, open = true) {
+  if (open) await page.goto(`${base}/worker/${worker}`);
   await page.selectOption('#run-action', action);
   await page.fill('#run-options', JSON.stringify(options));
   await Promise.all([page.waitForURL(/\/task\/\d+$/), page.click('[data-run-form] button[type=submit]')]);
@@ -145,8 +145,19 @@ try {
   });
 
   let importId;
-  await step('start an import from the worker page and watch its bar reach 100 %', async () => {
-    importId = await runFromWorkerPage(page, base, 'product', 'import', { file: path.join(site, 'products.csv'), pause_ms: 1 });
+  await step('upload a CSV on the worker page (in chunks), start the import, watch its bar reach 100 %', async () => {
+    await page.goto(`${base}/worker/product`);
+    await page.setInputFiles('#run-file', path.join(site, 'products.csv'));
+    const limits = JSON.parse(await page.getAttribute('[data-run-form]', 'data-limits'));
+    assert.ok(fs.statSync(path.join(site, 'products.csv')).size > 2 * limits.chunkSize, 'the CSV goes in several chunks');
+    const uploads = [];
+    const onRequest = (r) => { if (r.url().endsWith('/worker/product/upload')) uploads.push(r); };
+    page.on('request', onRequest);
+    importId = await runFromWorkerPage(page, base, 'product', 'import', { pause_ms: 1 }, false);
+    page.off('request', onRequest);
+    assert.ok(uploads.length >= 3, `uploaded in ${uploads.length} requests`);
+    assert.match(await page.textContent('[data-task-data]'), /"uploaded_file": "uploads\/\d{8}-\d{6}-[0-9a-f]{16}\.csv"/);
+    assert.match(await page.textContent('[data-task-data]'), /"original_filename": "products\.csv"/);
     await page.waitForFunction(() => {
       const v = Number(document.querySelector('[data-task] [data-progress-bar]').getAttribute('aria-valuenow'));
       return v >= 15 && v < 90;

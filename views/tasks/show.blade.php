@@ -49,7 +49,7 @@
                 <pre class="whitespace-pre-wrap break-words rounded-md bg-red-50 p-2 text-xs text-red-800 dark:bg-red-950 dark:text-red-200" data-last-error>{{ $task->last_error }}</pre>
             </div>
             <h3 class="mt-4 st-label">{{ __('sTask::global.data') }}</h3>
-            <pre class="max-h-64 overflow-auto rounded-md bg-slate-100 p-2 text-xs dark:bg-slate-900">{{ json_encode($task->meta, JSON_PRETTY_PRINT | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES) }}</pre>
+            <pre class="max-h-64 overflow-auto rounded-md bg-slate-100 p-2 text-xs dark:bg-slate-900" data-task-data>{{ json_encode($data, JSON_PRETTY_PRINT | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES) }}</pre>
             @if ($task->result !== null)
                 <h3 class="mt-4 st-label">{{ __('sTask::global.result') }}</h3>
                 <pre class="max-h-64 overflow-auto rounded-md bg-slate-100 p-2 text-xs dark:bg-slate-900">{{ json_encode($task->result, JSON_PRETTY_PRINT | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES) }}</pre>

@@ -19,9 +19,16 @@ final class ProductImportWorker extends BaseWorker
     public function title(): string { return 'Products'; }
     public function description(): string { return 'Imports the product catalogue from a CSV file.'; }
 
+    /** Managers may upload the CSV on the worker's page. */
+    public function uploadExtensions(): array
+    {
+        return ['csv'];
+    }
+
     public function taskImport(sTaskModel $task, array $options = []): void
     {
-        $file = (string) ($options['file'] ?? '');
+        // An uploaded file, or a path given in the options.
+        $file = (string) ($options['uploaded_file'] ?? $options['file'] ?? '');
         if (!is_file($file)) {
             $this->markFailed($task, "CSV file not found: $file");
             return;

@@ -6,7 +6,10 @@ namespace Seiger\sTask\Http\Controllers;
 
 use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Response;
+use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\sTask;
+use Seiger\sTask\Support\ActionMethod;
+use Seiger\sTask\Workers\BaseWorker;
 
 /** What the sTask pages share: the layout's data and JSON answers. */
 abstract class Controller
@@ -15,7 +18,7 @@ abstract class Controller
     private const I18N = [
         'pending', 'preparing', 'running', 'completed', 'cancelled', 'failed', 'nothing_running', 'no_failures',
         'no_data', 'no_log', 'loading', 'confirm_delete', 'done_bulk', 'error', 'task_created', 'saved', 'invalid_json',
-        'per_minute', 'in_last_hour', 'active', 'inactive', 'eta', 'done',
+        'per_minute', 'in_last_hour', 'active', 'inactive', 'eta', 'done', 'uploading', 'file_too_large',
     ];
 
     public function __construct(protected sTask $stask)
@@ -46,6 +49,34 @@ abstract class Controller
     protected function json(array $data, int $status = 200): JsonResponse
     {
         return new JsonResponse($data, $status, ['Cache-Control' => 'no-store'], JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES);
+    }
+
+    /** Creates a task for an active worker's existing action; the JSON answer of the run routes. */
+    protected function createTask(string $identifier, string $action, array $options, string $priority, bool $withTask = false): JsonResponse
+    {
+        $worker = sWorker::query()->where('identifier', $identifier)->first();
+        $instance = $worker?->getInstance();
+        if ($worker === null || !$worker->active || $instance === null) {
+            return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
+        }
+        if (ActionMethod::find($instance, $action) === null) {
+            return $this->error(trans('sTask::global.action_not_found', ['action' => $action]), 422);
+        }
+        try {
+            $task = $instance instanceof BaseWorker
+                ? $instance->createTask($action, $options, $priority)
+                : $this->stask->create($identifier, $action, $options, $priority, $this->stask->currentUserId());
+        } catch (\STask\Exception\InvalidArgumentException $e) {
+            return $this->error($e->getMessage(), 422);
+        } catch (\RuntimeException $e) {
+            return $this->error($e->getMessage(), 403);
+        }
+        return $this->json([
+            'success' => true,
+            'id' => (int) $task->id,
+            'message' => (string) __('sTask::global.task_created'),
+            'url' => route('sTask.task.show', ['id' => $task->id]),
+        ] + ($withTask ? ['task' => $task->toArray()] : []));
     }
 
     protected function error(string $message, int $status): JsonResponse

@@ -8,6 +8,7 @@ use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
 use Illuminate\Http\Response;
 use Seiger\sTask\Models\sTaskModel;
+use Seiger\sTask\Services\Uploads;
 use Symfony\Component\HttpFoundation\BinaryFileResponse;
 use Symfony\Component\HttpFoundation\ResponseHeaderBag;
 use Symfony\Component\HttpFoundation\StreamedResponse;
@@ -15,7 +16,7 @@ use Symfony\Component\HttpFoundation\StreamedResponse;
 /** One task: its page, live progress and log, downloads, retry and cancel. */
 final class TaskController extends Controller
 {
-    public function show(int $id): Response
+    public function show(Uploads $uploads, int $id): Response
     {
         $task = sTaskModel::query()->find($id);
         if ($task === null) {
@@ -23,6 +24,7 @@ final class TaskController extends Controller
         }
         return $this->page('tasks.show', 'tasks', [
             'task' => $task,
+            'data' => self::shortenUploadPaths($task->meta, $uploads->dir()),
             'progress' => $this->stask->engine()->progress($id),
             'resultFile' => $this->resultFile($task) !== null,
         ]);
@@ -142,5 +144,14 @@ final class TaskController extends Controller
             return null;
         }
         return $real;
+    }
+
+    /** Uploaded files by name, not by absolute server path. */
+    private static function shortenUploadPaths(mixed $value, string $dir): mixed
+    {
+        if (is_array($value)) {
+            return array_map(static fn ($v) => self::shortenUploadPaths($v, $dir), $value);
+        }
+        return is_string($value) && str_starts_with($value, $dir . '/') ? 'uploads/' . substr($value, strlen($dir) + 1) : $value;
     }
 }

@@ -72,6 +72,31 @@ final class TasksController extends Controller
         ]);
     }
 
+    /** Upstream's POST /task: identifier, action, data, priority → {success, id, task, message}. */
+    public function create(Request $request): JsonResponse
+    {
+        $data = $request->input('data', []);
+        if (is_string($data)) {
+            $data = json_decode($data === '' ? '{}' : $data, true);
+        }
+        if (!is_array($data)) {
+            return $this->error('data must be a JSON object', 422);
+        }
+        return $this->createTask((string) $request->input('identifier', ''), (string) $request->input('action', ''), $data,
+            (string) $request->input('priority', 'normal'), true);
+    }
+
+    /** Upstream's POST /clean: deletes tasks finished more than `days` (30) ago, with their files. */
+    public function clean(Request $request): JsonResponse
+    {
+        $days = filter_var($request->input('days', 30), FILTER_VALIDATE_INT, ['options' => ['min_range' => 0, 'max_range' => 36500]]);
+        if ($days === false) {
+            return $this->error('days must be a whole number from 0 to 36500', 422);
+        }
+        $deleted = $this->stask->cleanOldTasks($days);
+        return $this->json(['success' => true, 'message' => trans('sTask::global.cleaned', ['count' => $deleted]), 'deleted_tasks' => $deleted]);
+    }
+
     /** POST action=retry|cancel|delete, ids[]: what happened to each. */
     public function bulk(Request $request): JsonResponse
     {

@@ -9,6 +9,7 @@ use Illuminate\Http\Request;
 use Illuminate\Http\Response;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Models\sWorker;
+use Seiger\sTask\Services\Uploads;
 use Seiger\sTask\Services\WorkerDiscovery;
 use Seiger\sTask\Support\ActionMethod;
 use Seiger\sTask\Support\Schedule;
@@ -113,18 +114,11 @@ final class WorkersController extends Controller
 
     /**
      * Upstream's run endpoint: creates a task for one of the worker's actions with the posted
-     * options, and answers {success, id, message} — with a 4xx status when it fails.
+     * options (and the file uploaded for it, by its token), and answers {success, id, message}
+     * — with a 4xx status when it fails.
      */
-    public function run(Request $request, string $identifier, string $action): JsonResponse
+    public function run(Request $request, Uploads $uploads, string $identifier, string $action): JsonResponse
     {
-        $worker = sWorker::query()->where('identifier', $identifier)->first();
-        $instance = $worker?->getInstance();
-        if ($worker === null || !$worker->active || $instance === null) {
-            return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
-        }
-        if (ActionMethod::find($instance, $action) === null) {
-            return $this->error(trans('sTask::global.action_not_found', ['action' => $action]), 422);
-        }
         $options = $request->input('options', []);
         if (is_string($options)) {
             $options = json_decode($options === '' ? '{}' : $options, true);
@@ -132,22 +126,28 @@ final class WorkersController extends Controller
         if (!is_array($options)) {
             return $this->error((string) __('sTask::global.invalid_json'), 422);
         }
-        $priority = (string) $request->input('priority', 'normal');
-        try {
-            $task = $instance instanceof BaseWorker
-                ? $instance->createTask($action, $options, $priority)
-                : $this->stask->create($identifier, $action, $options, $priority, $this->stask->currentUserId());
-        } catch (\STask\Exception\InvalidArgumentException $e) {
-            return $this->error($e->getMessage(), 422);
-        } catch (\RuntimeException $e) {
-            return $this->error($e->getMessage(), 403);
+        $token = (string) $request->input('upload', '');
+        if ($token !== '') {
+            $path = $uploads->path($token);
+            if ($path === null) {
+                return $this->error((string) __('sTask::global.upload_missing'), 422);
+            }
+            // Upstream's keys, set here so that a path in the options always names a real upload.
+            $options = [
+                'uploaded_file' => $path,
+                'original_filename' => basename(str_replace('\\', '/', (string) $request->input('original_filename', $token))),
+                'file_size' => (int) filesize($path),
+                'uploaded_at' => date('Y-m-d H:i:s'),
+            ] + $options;
         }
-        return $this->json([
-            'success' => true,
-            'id' => (int) $task->id,
-            'message' => (string) __('sTask::global.task_created'),
-            'url' => route('sTask.task.show', ['id' => $task->id]),
-        ]);
+        return $this->createTask($identifier, $action, $options, (string) $request->input('priority', 'normal'));
+    }
+
+    /** Upstream's /worker/clean-orphaned: removes workers whose class is gone. */
+    public function cleanOrphaned(WorkerDiscovery $discovery): JsonResponse
+    {
+        $report = $discovery->cleanOrphaned();
+        return $this->json(['success' => true, 'message' => (string) __('sTask::global.done'), 'deleted' => count($report->removed)] + $report->toArray());
     }
 
     private function toggle(string $identifier, bool $active): JsonResponse

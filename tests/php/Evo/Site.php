@@ -129,9 +129,10 @@ final class Site
     }
 
     /** A manager request, as the manager's front controller (manager/index.php) receives it. */
-    public function request(string $path, string $method = 'GET', array $parameters = []): Request
+    /** @param array<string, \Illuminate\Http\UploadedFile> $files */
+    public function request(string $path, string $method = 'GET', array $parameters = [], array $files = []): Request
     {
-        return Request::create('http://example.test/manager/' . ltrim($path, '/'), $method, $parameters, [], [], [
+        return Request::create('http://example.test/manager/' . ltrim($path, '/'), $method, $parameters, [], $files, [
             'SCRIPT_NAME' => '/manager/index.php',
             'SCRIPT_FILENAME' => $this->root . '/manager/index.php',
         ]);

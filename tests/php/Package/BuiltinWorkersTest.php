@@ -90,9 +90,14 @@ final class BuiltinWorkersTest extends PackageTestCase
         sTask::log($old, 'info', 'old');
         sTask::processPendingTasks();
         $this->site->pdo()->exec("UPDATE evo_s_tasks SET finished_at = '2001-01-01 00:00:00'");
+        $uploads = app(\Seiger\sTask\Services\Uploads::class)->dir();
+        @mkdir($uploads, 0777, true);
+        touch("$uploads/20010101-000000-0123456789abcdef.csv", strtotime('2001-01-01'));
+        touch("$uploads/20991231-000000-0123456789abcdef.csv");
         $cleanup = sTask::create('cleanup', 'prune', ['days' => 30]);
         sTask::processPendingTasks();
         self::assertNull(sTask::find((int) $old->id));
-        self::assertSame(['tasks' => 1, 'files' => 0, 'days' => 30], $cleanup->fresh()->result);
+        self::assertSame(['tasks' => 1, 'files' => 0, 'uploads' => 1, 'days' => 30], $cleanup->fresh()->result);
+        self::assertSame(['20991231-000000-0123456789abcdef.csv'], array_values(array_diff(scandir($uploads), ['.', '..'])));
     }
 }

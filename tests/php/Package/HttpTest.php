@@ -7,6 +7,7 @@ namespace STask\Tests\Package;
 use Illuminate\Http\Request;
 use Seiger\sTask\Facades\sTask;
 use Seiger\sTask\Models\sTaskModel;
+use Seiger\sTask\Models\sWorker;
 use Symfony\Component\HttpFoundation\Response;
 
 /** The manager pages and endpoints over HTTP: permissions, CSRF, JSON shapes, escaping, paths. */
@@ -50,6 +51,8 @@ final class HttpTest extends PackageTestCase
             ['GET', 'stask/workers'], ['POST', 'stask/workers/discover'], ['POST', 'stask/worker/activate'],
             ['POST', 'stask/worker/deactivate'], ['GET', 'stask/worker/report'], ['POST', 'stask/worker/report/settings'],
             ['POST', 'stask/worker/report/run/build'], ['GET', 'stask/assets/stask.css'],
+            ['POST', 'stask/task'], ['POST', 'stask/task/store'], ['POST', 'stask/clean'], ['POST', 'stask/worker/clean-orphaned'],
+            ['POST', 'stask/worker/report/upload'], ['GET', 'stask/server-limits'],
         ];
     }
 
@@ -98,6 +101,30 @@ final class HttpTest extends PackageTestCase
         self::assertSame(404, $this->get('stask/task/999999')->getStatusCode());
         self::assertSame(404, $this->get('stask/worker/nobody')->getStatusCode());
         self::assertSame(404, $this->get('stask/task/abc')->getStatusCode(), 'ids are numbers');
+    }
+
+    public function testUpstreamsCreateCleanAndCleanOrphanedRoutes(): void
+    {
+        $d = $this->json($this->post('stask/task', ['identifier' => 'report', 'action' => 'build', 'data' => ['month' => 3], 'priority' => 'high']));
+        self::assertSame(['month' => 3], $d['task']['meta']);
+        self::assertSame('high', sTask::find($d['id'])->priority);
+        $this->json($this->post('stask/task/store', ['identifier' => 'report', 'action' => 'build']));
+        $this->json($this->post('stask/task', ['identifier' => 'nobody', 'action' => 'build']), 404);
+        $this->json($this->post('stask/task', ['identifier' => 'report', 'action' => 'nothing']), 422);
+        $this->json($this->post('stask/task', ['identifier' => 'report', 'action' => 'build', 'priority' => 'urgent']), 422);
+        $this->json($this->post('stask/task', ['identifier' => 'report', 'action' => 'build', 'data' => 'not json']), 422);
+        self::assertSame(2, sTaskModel::query()->count(), 'refused requests created nothing');
+
+        sTask::processPendingTasks();
+        $this->json($this->post('stask/clean', ['days' => 'soon']), 422);
+        self::assertSame(0, $this->json($this->post('stask/clean', ['days' => 1]))['deleted_tasks'], 'just finished: kept');
+        $this->site->pdo()->exec("UPDATE evo_s_tasks SET finished_at = '2001-01-01 00:00:00'");
+        self::assertSame(2, $this->json($this->post('stask/clean'))['deleted_tasks']);
+
+        sWorker::query()->create(['identifier' => 'ghost', 'scope' => 'x', 'class' => 'Gone\\GhostWorker', 'active' => true, 'settings' => []]);
+        $d = $this->json($this->post('stask/worker/clean-orphaned'));
+        self::assertSame(1, $d['deleted']);
+        self::assertNull(sWorker::query()->where('identifier', 'ghost')->first());
     }
 
     public function testTheBuiltCssStylesEveryStatusAndLogLevel(): void

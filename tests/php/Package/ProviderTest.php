@@ -142,6 +142,33 @@ final class ProviderTest extends PackageTestCase
         self::assertSame('Менеджер завдань', __('sTask::global.title'));
     }
 
+    public function testEveryTranslationKeyTheCodeUsesExists(): void
+    {
+        $en = require Site::REPO . '/lang/en/global.php';
+        $files = [];
+        foreach (['php', 'views', 'plugins', 'database'] as $dir) {
+            $iterator = new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator(Site::REPO . "/$dir", \FilesystemIterator::SKIP_DOTS));
+            foreach ($iterator as $file) {
+                if (str_ends_with((string) $file, '.php')) {
+                    $files[] = (string) $file;
+                }
+            }
+        }
+        $missing = [];
+        foreach ($files as $file) {
+            preg_match_all("/sTask::global\\.([a-z0-9_]+)['\"]/", (string) file_get_contents($file), $m);
+            foreach ($m[1] as $key) {
+                if (!str_ends_with($key, '_') && !array_key_exists($key, $en)) { // "priority_" . $p: a prefix
+                    $missing[] = basename($file) . ": $key";
+                }
+            }
+        }
+        self::assertSame([], array_values(array_unique($missing)));
+        // The strings the page scripts show (Controller::I18N).
+        $i18n = (new \ReflectionClassConstant(\Seiger\sTask\Http\Controllers\Controller::class, 'I18N'))->getValue();
+        self::assertSame([], array_values(array_diff($i18n, array_keys($en))));
+    }
+
     public function testPublishingWritesTheAliasAndSettings(): void
     {
         $paths = ServiceProvider::pathsToPublish(sTaskServiceProvider::class, 'stask');

@@ -1,0 +1,80 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Seiger\sTask\Http\Controllers;
+
+use Illuminate\Http\JsonResponse;
+use Illuminate\Http\Request;
+use Illuminate\Http\UploadedFile;
+use Seiger\sTask\Exceptions\UploadException;
+use Seiger\sTask\Models\sWorker;
+use Seiger\sTask\Services\Uploads;
+use Seiger\sTask\sTask;
+use Seiger\sTask\Workers\BaseWorker;
+
+/**
+ * Files for a worker's next task: whole, or in chunks when larger than one request may carry.
+ * The answer names the file by a token for the run endpoint, never by its server path.
+ */
+final class UploadController extends Controller
+{
+    public function __construct(sTask $stask, private Uploads $uploads)
+    {
+        parent::__construct($stask);
+    }
+
+    /** Upstream's /server-limits: how big a file may be and how to cut it. */
+    public function limits(): JsonResponse
+    {
+        return $this->json(['success' => true] + $this->uploads->limits());
+    }
+
+    /** POST file [, chunk_index, total_chunks, session_id, original_filename]. */
+    public function store(Request $request, string $identifier): JsonResponse
+    {
+        $worker = sWorker::query()->where('identifier', $identifier)->first();
+        $instance = $worker?->getInstance();
+        if ($worker === null || !$worker->active || $instance === null) {
+            return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
+        }
+        $file = $request->file('file');
+        if (!$file instanceof UploadedFile) {
+            return $this->error((string) __('sTask::global.upload_missing'), 422);
+        }
+        $settings = is_array($worker->settings) ? $worker->settings : [];
+        $extensions = $this->uploads->allowed($instance instanceof BaseWorker
+            ? $instance->uploadExtensions() : (array) ($settings['allowed_extensions'] ?? []));
+        try {
+            if ($request->has('total_chunks')) {
+                $result = $this->uploads->storeChunk(
+                    (string) $request->input('session_id', ''),
+                    (int) $request->input('chunk_index', -1),
+                    (int) $request->input('total_chunks', 0),
+                    (string) $request->input('original_filename', $file->getClientOriginalName()),
+                    $file,
+                    $extensions,
+                );
+                if (!$result['complete']) {
+                    return $this->json(['success' => true, 'code' => 200, 'complete' => false,
+                        'chunk_index' => (int) $request->input('chunk_index'), 'total_chunks' => $result['total'], 'received' => $result['received']]);
+                }
+            } else {
+                $result = $this->uploads->store($file, $extensions);
+            }
+        } catch (UploadException $e) {
+            return $this->error($e->getMessage(), $e->getCode());
+        }
+        return $this->json([
+            'success' => true,
+            'code' => 200,
+            'complete' => true,
+            'message' => (string) __('sTask::global.uploaded'),
+            // Upstream answered with `result` (whole files) and `filename` (chunked): both here.
+            'result' => $result['token'],
+            'filename' => $result['token'],
+            'original_filename' => $result['original_filename'],
+            'file_size' => $result['file_size'],
+        ]);
+    }
+}
