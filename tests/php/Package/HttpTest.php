@@ -4,11 +4,9 @@ declare(strict_types=1);
 
 namespace STask\Tests\Package;
 
-use Illuminate\Http\Request;
 use Seiger\sTask\Facades\sTask;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Models\sWorker;
-use Symfony\Component\HttpFoundation\Response;
 
 /** The manager pages and endpoints over HTTP: permissions, CSRF, JSON shapes, escaping, paths. */
 final class HttpTest extends PackageTestCase
@@ -17,27 +15,6 @@ final class HttpTest extends PackageTestCase
     {
         parent::setUp();
         $this->artisan('stask:discover', ['--activate' => ['report', 'newsletter', 'product', 'artisan']]);
-    }
-
-    private function get(string $path): Response
-    {
-        return $this->site->dispatch($this->site->request($path));
-    }
-
-    private function post(string $path, array $data = [], bool $token = true): Response
-    {
-        $request = $this->site->request($path, 'POST', $data);
-        $request->headers->set('Accept', 'application/json');
-        if ($token) {
-            $request->headers->set('X-CSRF-TOKEN', csrf_token());
-        }
-        return $this->site->dispatch($request);
-    }
-
-    private function json(Response $response, int $status = 200): array
-    {
-        self::assertSame($status, $response->getStatusCode(), (string) $response->getContent());
-        return json_decode((string) $response->getContent(), true);
     }
 
     /** @return list<array{string, string}> every route: method and path */

@@ -6,6 +6,7 @@ namespace STask\Tests\Package;
 
 use PHPUnit\Framework\TestCase;
 use STask\Tests\Evo\Site;
+use Symfony\Component\HttpFoundation\Response;
 
 /** A fresh Evolution CMS site per test, with the package installed and migrated. */
 abstract class PackageTestCase extends TestCase
@@ -43,5 +44,29 @@ abstract class PackageTestCase extends TestCase
     protected function discoverAndActivate(): void
     {
         $this->artisan('stask:discover', ['--activate' => ['product', 'stock_sync', 'prices', 'newsletter', 'report', 'cleanup']]);
+    }
+
+    /** A manager page or endpoint, as the logged-in manager. */
+    protected function get(string $path): Response
+    {
+        return $this->site->dispatch($this->site->request($path));
+    }
+
+    /** A JSON write, with the manager's CSRF token unless $token is false. */
+    protected function post(string $path, array $data = [], bool $token = true, array $files = []): Response
+    {
+        $request = $this->site->request($path, 'POST', $data, $files);
+        $request->headers->set('Accept', 'application/json');
+        if ($token) {
+            $request->headers->set('X-CSRF-TOKEN', csrf_token());
+        }
+        return $this->site->dispatch($request);
+    }
+
+    /** The decoded JSON answer, after checking its status. */
+    protected function json(Response $response, int $status = 200): array
+    {
+        self::assertSame($status, $response->getStatusCode(), (string) $response->getContent());
+        return json_decode((string) $response->getContent(), true);
     }
 }

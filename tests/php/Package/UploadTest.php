@@ -28,18 +28,7 @@ final class UploadTest extends PackageTestCase
 
     private function upload(string $worker, UploadedFile $file, array $fields = [], bool $token = true): Response
     {
-        $request = $this->site->request("stask/worker/$worker/upload", 'POST', $fields, ['file' => $file]);
-        $request->headers->set('Accept', 'application/json');
-        if ($token) {
-            $request->headers->set('X-CSRF-TOKEN', csrf_token());
-        }
-        return $this->site->dispatch($request);
-    }
-
-    private function json(Response $response, int $status = 200): array
-    {
-        self::assertSame($status, $response->getStatusCode(), (string) $response->getContent());
-        return json_decode((string) $response->getContent(), true);
+        return $this->post("stask/worker/$worker/upload", $fields, $token, ['file' => $file]);
     }
 
     private function uploadsDir(): string
@@ -63,10 +52,7 @@ final class UploadTest extends PackageTestCase
 
     private function runAction(string $worker, string $action, array $data): Response
     {
-        $request = $this->site->request("stask/worker/$worker/run/$action", 'POST', $data);
-        $request->headers->set('Accept', 'application/json');
-        $request->headers->set('X-CSRF-TOKEN', csrf_token());
-        return $this->site->dispatch($request);
+        return $this->post("stask/worker/$worker/run/$action", $data);
     }
 
     public function testAFileUploadedWholeReachesTheTaskByItsToken(): void
@@ -88,7 +74,7 @@ final class UploadTest extends PackageTestCase
         sTask::processPendingTasks();
         self::assertSame(['lines' => 3, 'name' => 'prices 2026.csv'], $task->fresh()->result);
 
-        $page = (string) $this->site->dispatch($this->site->request("stask/task/{$run['id']}"))->getContent();
+        $page = (string) $this->get("stask/task/{$run['id']}")->getContent();
         self::assertStringContainsString('uploads/' . $d['result'], $page);
         self::assertStringNotContainsString($this->uploadsDir(), $page, 'the task page names the upload, not its server path');
     }
@@ -150,7 +136,7 @@ final class UploadTest extends PackageTestCase
                 ['chunk_index' => $index, 'total_chunks' => 3, 'session_id' => $session, 'original_filename' => 'a.csv']), $status);
         }
         self::assertSame([], $this->stored(), 'the partial upload is dropped');
-        $limits = $this->json($this->site->dispatch($this->site->request('stask/server-limits')));
+        $limits = $this->json($this->get('stask/server-limits'));
         self::assertSame(209_715, $limits['maxFileSize']);
         self::assertGreaterThanOrEqual(65_536, $limits['chunkSize']);
         self::assertLessThanOrEqual(209_715, $limits['singleUploadLimit']);
@@ -165,9 +151,9 @@ final class UploadTest extends PackageTestCase
         $d = $this->json($this->upload('product', $this->file('a.csv', "a\n")));
         self::assertStringEndsWith('.csv', $d['result']);
         $this->json($this->upload('product', $this->file('a.php', "<?php\n")), 422);
-        $html = (string) $this->site->dispatch($this->site->request('stask/worker/product'))->getContent();
+        $html = (string) $this->get('stask/worker/product')->getContent();
         self::assertStringContainsString('accept=".csv"', $html, 'the run form offers the file input');
-        $html = (string) $this->site->dispatch($this->site->request('stask/worker/newsletter'))->getContent();
+        $html = (string) $this->get('stask/worker/newsletter')->getContent();
         self::assertStringNotContainsString('type="file"', $html);
     }
 
