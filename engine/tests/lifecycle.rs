@@ -1,7 +1,30 @@
-//! The task lifecycle on SQLite: create, claim order, outcomes, retries, cancel, progress,
-//! logs, fencing, rescue, stats and pruning.
+//! The task lifecycle on every backend: create, claim order, outcomes, retries, cancel,
+//! progress, logs, fencing, rescue, stats and pruning.
 
+#[macro_use]
 mod common;
+
+conformance! {
+    create_then_find_round_trips_data,
+    bad_input_writes_nothing,
+    claims_follow_priority_then_age_and_respect_not_before,
+    limit_is_respected_and_identifier_filter_works,
+    a_throwing_handler_is_retried_with_backoff_then_fails,
+    handler_may_complete_or_fail_itself,
+    complete_and_fail_work_on_pending_tasks_only_when_unowned,
+    cancelling_pending_and_running_tasks,
+    cancel_from_another_process_reaches_a_running_worker,
+    progress_is_coalesced_and_snapshots_are_written,
+    tasks_without_progress_get_no_snapshot_but_report_from_the_database,
+    logs_are_written_and_read_by_level,
+    a_stale_owner_cannot_write_after_its_task_was_taken_over,
+    outcomes_of_a_stale_owner_are_fenced_even_without_a_heartbeat_notice,
+    expired_leases_are_rescued,
+    the_heartbeat_keeps_a_long_task_owned,
+    prune_deletes_old_finished_tasks_and_their_files,
+    exit_leaves_the_task_to_its_lease_and_releases_the_rest,
+    an_unwritable_storage_directory_is_refused_up_front,
+}
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -23,9 +46,7 @@ fn boom() -> Outcome {
     })
 }
 
-#[test]
-fn create_then_find_round_trips_data() {
-    let sb = Sandbox::new();
+fn create_then_find_round_trips_data(sb: Sandbox) {
     let engine = sb.engine();
     let data =
         json!({"file": "products.csv", "rows": [1, 2, {"deep": "ünïcode ✓"}], "big": 9007199254740993_i64, "f": 1.5});
@@ -47,9 +68,7 @@ fn create_then_find_round_trips_data() {
     assert!(engine.find(created.id + 1000).unwrap().is_none());
 }
 
-#[test]
-fn bad_input_writes_nothing() {
-    let sb = Sandbox::new();
+fn bad_input_writes_nothing(sb: Sandbox) {
     let engine = sb.engine();
     let good = task("product", "import");
     let mut bad = task("product", "import");
@@ -68,9 +87,7 @@ fn bad_input_writes_nothing() {
     assert!(matches!(engine.prune(-1), Err(Error::InvalidArgument(_))));
 }
 
-#[test]
-fn claims_follow_priority_then_age_and_respect_not_before() {
-    let sb = Sandbox::new();
+fn claims_follow_priority_then_age_and_respect_not_before(sb: Sandbox) {
     let engine = sb.engine();
     let low = engine.create(task_with("w", Priority::Low, json!("low"))).unwrap().id;
     let normal1 = engine.create(task_with("w", Priority::Normal, json!("n1"))).unwrap().id;
@@ -98,9 +115,7 @@ fn claims_follow_priority_then_age_and_respect_not_before() {
     assert!(done.locked_by.is_none() && done.lease_expires_at.is_none());
 }
 
-#[test]
-fn limit_is_respected_and_identifier_filter_works() {
-    let sb = Sandbox::new();
+fn limit_is_respected_and_identifier_filter_works(sb: Sandbox) {
     let engine = sb.engine();
     for i in 0..10 {
         engine.create(task(if i % 2 == 0 { "even" } else { "odd" }, "run")).unwrap();
@@ -120,9 +135,7 @@ fn limit_is_respected_and_identifier_filter_works() {
     assert!(stats.by_identifier.contains(&("odd".to_string(), Status::Pending, 2)));
 }
 
-#[test]
-fn a_throwing_handler_is_retried_with_backoff_then_fails() {
-    let sb = Sandbox::new();
+fn a_throwing_handler_is_retried_with_backoff_then_fails(sb: Sandbox) {
     let engine = sb.engine();
     let mut new = task("mail", "send");
     new.max_attempts = Some(2);
@@ -140,7 +153,7 @@ fn a_throwing_handler_is_retried_with_backoff_then_fails() {
     assert_eq!(engine.process_pending(&opts(10), |_| Outcome::Returned).unwrap().claimed, 0);
 
     // Let time pass.
-    sb.sql().execute("UPDATE evo_s_tasks SET available_at = 0 WHERE id = ?1", [id]).unwrap();
+    sb.exec(&format!("UPDATE evo_s_tasks SET available_at = 0 WHERE id = {id}"));
     let report = engine.process_pending(&opts(10), |_| boom()).unwrap();
     assert_eq!((report.retried, report.failed), (0, 1));
     let t = engine.get(id).unwrap();
@@ -159,9 +172,7 @@ fn a_throwing_handler_is_retried_with_backoff_then_fails() {
     assert!(!engine.retry(id).unwrap(), "a completed task is not retried");
 }
 
-#[test]
-fn handler_may_complete_or_fail_itself() {
-    let sb = Sandbox::new();
+fn handler_may_complete_or_fail_itself(sb: Sandbox) {
     let engine = sb.engine();
     let a = engine.create(task("w", "a")).unwrap().id;
     let b = engine.create(task("w", "b")).unwrap().id;
@@ -185,9 +196,7 @@ fn handler_may_complete_or_fail_itself() {
     assert!(matches!(engine.complete(a, None, None), Err(Error::InvalidState { status: Status::Completed, .. })));
 }
 
-#[test]
-fn complete_and_fail_work_on_pending_tasks_only_when_unowned() {
-    let sb = Sandbox::new();
+fn complete_and_fail_work_on_pending_tasks_only_when_unowned(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "a")).unwrap().id;
     engine.complete(id, Some(json!("done by hand")), None).unwrap();
@@ -197,9 +206,7 @@ fn complete_and_fail_work_on_pending_tasks_only_when_unowned() {
     assert_eq!(engine.get(id2).unwrap().status, Status::Failed);
 }
 
-#[test]
-fn cancelling_pending_and_running_tasks() {
-    let sb = Sandbox::new();
+fn cancelling_pending_and_running_tasks(sb: Sandbox) {
     let engine = sb.engine();
     let pending = engine.create(task("w", "later")).unwrap().id;
     assert!(engine.cancel(pending).unwrap());
@@ -230,9 +237,7 @@ fn cancelling_pending_and_running_tasks() {
     assert!(engine.retry(running).unwrap(), "cancelled tasks can be retried");
 }
 
-#[test]
-fn cancel_from_another_process_reaches_a_running_worker() {
-    let sb = Sandbox::new();
+fn cancel_from_another_process_reaches_a_running_worker(sb: Sandbox) {
     let engine = sb.engine();
     let other = sb.engine();
     let id = engine.create(task("w", "long")).unwrap().id;
@@ -253,9 +258,7 @@ fn cancel_from_another_process_reaches_a_running_worker() {
     assert_eq!(engine.get(id).unwrap().status, Status::Cancelled);
 }
 
-#[test]
-fn progress_is_coalesced_and_snapshots_are_written() {
-    let sb = Sandbox::new();
+fn progress_is_coalesced_and_snapshots_are_written(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("import", "csv")).unwrap().id;
     let snapshot_path = sb.file(&format!("{id}.json"));
@@ -297,9 +300,7 @@ fn progress_is_coalesced_and_snapshots_are_written() {
     assert!(leftovers.is_empty());
 }
 
-#[test]
-fn tasks_without_progress_get_no_snapshot_but_report_from_the_database() {
-    let sb = Sandbox::new();
+fn tasks_without_progress_get_no_snapshot_but_report_from_the_database(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "quick")).unwrap().id;
     engine.process_pending(&opts(1), |_| Outcome::Returned).unwrap();
@@ -308,9 +309,7 @@ fn tasks_without_progress_get_no_snapshot_but_report_from_the_database() {
     assert_eq!((p["status"].as_str(), p["progress"].as_i64()), (Some("completed"), Some(100)));
 }
 
-#[test]
-fn logs_are_written_and_read_by_level() {
-    let sb = Sandbox::new();
+fn logs_are_written_and_read_by_level(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "a")).unwrap().id;
     engine.log(id, Level::Info, "first", None).unwrap();
@@ -327,17 +326,13 @@ fn logs_are_written_and_read_by_level() {
     assert!(all[0].time.ends_with('Z'));
 }
 
-#[test]
-fn a_stale_owner_cannot_write_after_its_task_was_taken_over() {
-    let sb = Sandbox::new();
+fn a_stale_owner_cannot_write_after_its_task_was_taken_over(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "a")).unwrap().id;
     let report = engine
         .process_pending(&opts(1), |t| {
             // Another worker rescued the task and claimed it again: the fence moved on.
-            sb.sql()
-                .execute("UPDATE evo_s_tasks SET fence = fence + 1, locked_by = 'thief' WHERE id = ?1", [t.id])
-                .unwrap();
+            sb.exec(&format!("UPDATE evo_s_tasks SET fence = fence + 1, locked_by = 'thief' WHERE id = {}", t.id));
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
             loop {
                 match engine.push_progress(t.id, ProgressUpdate { progress: Some(5.0), ..Default::default() }) {
@@ -356,14 +351,12 @@ fn a_stale_owner_cannot_write_after_its_task_was_taken_over() {
     assert_eq!(t.locked_by.as_deref(), Some("thief"));
 }
 
-#[test]
-fn outcomes_of_a_stale_owner_are_fenced_even_without_a_heartbeat_notice() {
-    let sb = Sandbox::new();
+fn outcomes_of_a_stale_owner_are_fenced_even_without_a_heartbeat_notice(sb: Sandbox) {
     let engine = sb.engine();
     engine.create(task("w", "a")).unwrap();
     let report = engine
         .process_pending(&opts(1), |t| {
-            sb.sql().execute("UPDATE evo_s_tasks SET fence = fence + 1 WHERE id = ?1", [t.id]).unwrap();
+            sb.exec(&format!("UPDATE evo_s_tasks SET fence = fence + 1 WHERE id = {}", t.id));
             Outcome::Returned // immediately: the heartbeat has not noticed yet
         })
         .unwrap();
@@ -372,9 +365,7 @@ fn outcomes_of_a_stale_owner_are_fenced_even_without_a_heartbeat_notice() {
     assert!(stats.by_status.contains(&(Status::Running, 1)), "…but the fenced write was refused: {stats:?}");
 }
 
-#[test]
-fn expired_leases_are_rescued() {
-    let sb = Sandbox::new();
+fn expired_leases_are_rescued(sb: Sandbox) {
     let engine = sb.engine();
     let mut one = task("w", "retryable");
     one.max_attempts = Some(3);
@@ -391,7 +382,7 @@ fn expired_leases_are_rescued() {
         std::mem::forget(dead); // no shutdown, no heartbeat stop: like SIGKILL
     }
     assert!(engine.cancel(cancelled).unwrap());
-    sb.sql().execute("UPDATE evo_s_tasks SET lease_expires_at = 1", []).unwrap();
+    sb.exec("UPDATE evo_s_tasks SET lease_expires_at = 1");
     let report = engine.process_pending(&opts(10), |_| Outcome::Returned).unwrap();
     assert_eq!(report.rescued, 3);
     let r = engine.get(retryable).unwrap();
@@ -403,9 +394,7 @@ fn expired_leases_are_rescued() {
     assert!(engine.logs(retryable, Some(Level::Warning), 5).unwrap()[0].message.contains("stopped responding"));
 }
 
-#[test]
-fn the_heartbeat_keeps_a_long_task_owned() {
-    let sb = Sandbox::new();
+fn the_heartbeat_keeps_a_long_task_owned(sb: Sandbox) {
     let engine = sb.engine_with(|c| c.lease_ms = 1_000);
     let rival = sb.engine_with(|c| c.lease_ms = 1_000);
     let id = engine.create(task("w", "slow")).unwrap().id;
@@ -423,9 +412,7 @@ fn the_heartbeat_keeps_a_long_task_owned() {
     assert_eq!(engine.get(id).unwrap().attempts, 1);
 }
 
-#[test]
-fn prune_deletes_old_finished_tasks_and_their_files() {
-    let sb = Sandbox::new();
+fn prune_deletes_old_finished_tasks_and_their_files(sb: Sandbox) {
     let engine = sb.engine();
     let old = engine.create(task("w", "old")).unwrap().id;
     let keep = engine.create(task("w", "keep")).unwrap().id;
@@ -435,7 +422,7 @@ fn prune_deletes_old_finished_tasks_and_their_files() {
     engine.push_progress(old, ProgressUpdate::default()).ok();
     engine.log(old, Level::Info, "x", None).unwrap();
     assert!(sb.file(&format!("{old}.log")).exists());
-    sb.sql().execute("UPDATE evo_s_tasks SET finished_at = '2000-01-01 00:00:00' WHERE id = ?1", [old]).unwrap();
+    sb.exec(&format!("UPDATE evo_s_tasks SET finished_at = '2000-01-01 00:00:00' WHERE id = {old}"));
     assert_eq!(engine.prune(30).unwrap(), 1);
     assert!(engine.find(old).unwrap().is_none());
     assert!(!sb.file(&format!("{old}.log")).exists());
@@ -444,9 +431,7 @@ fn prune_deletes_old_finished_tasks_and_their_files() {
     assert_eq!(engine.prune(0).unwrap(), 1, "days = 0 prunes everything finished");
 }
 
-#[test]
-fn exit_leaves_the_task_to_its_lease_and_releases_the_rest() {
-    let sb = Sandbox::new();
+fn exit_leaves_the_task_to_its_lease_and_releases_the_rest(sb: Sandbox) {
     let engine = sb.engine();
     for _ in 0..6 {
         engine.create(task("w", "a")).unwrap();
@@ -458,8 +443,7 @@ fn exit_leaves_the_task_to_its_lease_and_releases_the_rest() {
     let stats = engine.stats().unwrap();
     assert!(stats.by_status.contains(&(Status::Running, 1)), "the exiting task keeps its lease: {stats:?}");
     assert!(stats.by_status.contains(&(Status::Pending, 3)), "unstarted claims were handed back: {stats:?}");
-    let attempts: i64 =
-        sb.sql().query_row("SELECT SUM(attempts) FROM evo_s_tasks WHERE status = 10", [], |r| r.get(0)).unwrap();
+    let attempts = sb.query_i64("SELECT SUM(attempts) FROM evo_s_tasks WHERE status = 10").unwrap();
     assert_eq!(attempts, 0, "a handed-back claim does not count as an attempt");
 }
 
@@ -474,9 +458,7 @@ fn in_memory_databases_work_for_throwaway_use() {
     assert_eq!(engine.process_pending(&opts(5), |_| Outcome::Returned).unwrap().completed, 1);
 }
 
-#[test]
-fn an_unwritable_storage_directory_is_refused_up_front() {
-    let sb = Sandbox::new();
+fn an_unwritable_storage_directory_is_refused_up_front(sb: Sandbox) {
     let mut config = sb.config();
     config.storage_dir = "/proc/stask-cannot-write-here".into();
     let err = stask_engine::Engine::open(config).err().expect("must fail");
