@@ -28,8 +28,9 @@ const TABLE_OPTIONS: &str = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8m
 /// Seconds a migration waits for another process's migration to finish.
 const LOCK_WAIT_SECONDS: i64 = 120;
 
+/// DDL goes through the text protocol: nothing to prepare, nothing to close.
 async fn exec(conn: &mut MySqlConnection, sql: String) -> Result<(), Fail> {
-    sqlx::query(AssertSqlSafe(sql)).persistent(false).execute(&mut *conn).await?;
+    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -102,7 +103,6 @@ async fn migrate_locked(conn: &mut MySqlConnection, config: &Config) -> Result<M
     )
     .await?;
     let from_version: i64 = sqlx::query(AssertSqlSafe(format!("SELECT CAST(MAX(version) AS SIGNED) FROM `{schema}`")))
-        .persistent(false)
         .fetch_one(&mut *conn)
         .await?
         .try_get::<Option<i64>, _>(0)?
@@ -118,7 +118,6 @@ async fn migrate_locked(conn: &mut MySqlConnection, config: &Config) -> Result<M
         version_2(conn, config).await?;
     }
     sqlx::query(AssertSqlSafe(format!("INSERT INTO `{schema}` (version, applied_at) VALUES (?, UTC_TIMESTAMP(3))")))
-        .persistent(false)
         .bind(LATEST_VERSION)
         .execute(&mut *conn)
         .await?;
