@@ -321,7 +321,7 @@ impl Store for MySqlStore {
              heartbeat_at = ?, start_at = {TS}, updated_at = {TS}, finished_at = NULL"
         );
         let t = &self.t;
-        let mut tasks = self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        let mut tasks = self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             let mut query =
                 sqlx::query(AssertSqlSafe(pick.as_str())).persistent(req.identifiers.is_empty()).bind(req.now);
             for identifier in req.identifiers {
@@ -364,7 +364,7 @@ impl Store for MySqlStore {
         );
         let release = "locked_by = NULL, lease_expires_at = NULL";
         let guard = "fence = ? AND status IN (30, 50) AND lease_expires_at < ?";
-        self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             let rows = sqlx::query(AssertSqlSafe(select.as_str())).bind(now).fetch_all(&mut *conn).await?;
             let mut rescued = Vec::with_capacity(rows.len());
             for row in rows {
@@ -404,7 +404,7 @@ impl Store for MySqlStore {
         }
         let ids: Vec<i64> = leases.iter().map(|l| l.id).collect();
         let t = &self.t;
-        let rows = self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        let rows = self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             let rows = current(conn, t, &ids, true).await?;
             let held: Vec<i64> = leases
                 .iter()
@@ -455,7 +455,7 @@ impl Store for MySqlStore {
         let ids: Vec<i64> = batch.iter().map(|f| f.lease.id).collect();
         let t = &self.t;
         let release = "locked_by = NULL, lease_expires_at = NULL";
-        let held: Vec<bool> = self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        let held: Vec<bool> = self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             // Lock the rows, then change only those whose fencing token is still ours.
             let rows = current(conn, t, &ids, true).await?;
             let held: Vec<bool> = batch
@@ -530,7 +530,7 @@ impl Store for MySqlStore {
              updated_at = {TS} WHERE id = ? AND status = 10",
             self.t
         );
-        self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             let done = sqlx::query(AssertSqlSafe(sql.as_str()))
                 .bind(result)
                 .bind(message)
@@ -549,7 +549,7 @@ impl Store for MySqlStore {
              WHERE id = ? AND status = 10",
             self.t
         );
-        self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             let done = sqlx::query(AssertSqlSafe(sql.as_str()))
                 .bind(message)
                 .bind(message)
@@ -571,7 +571,7 @@ impl Store for MySqlStore {
         let request =
             format!("UPDATE {t} SET cancel_requested = 1, updated_at = {TS} WHERE id = ? AND status IN (30, 50)");
         let find = format!("SELECT {} FROM {t} WHERE id = ?", self.cols);
-        self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             let done =
                 sqlx::query(AssertSqlSafe(cancel.as_str())).bind(now).bind(now).bind(id).execute(&mut *conn).await?;
             if done.rows_affected() == 1 {
@@ -593,7 +593,7 @@ impl Store for MySqlStore {
              locked_by = NULL, lease_expires_at = NULL WHERE id = ? AND status IN (90, 100)",
             self.t
         );
-        self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             let done =
                 sqlx::query(AssertSqlSafe(sql.as_str())).bind(now).bind(now).bind(id).execute(&mut *conn).await?;
             Ok(done.rows_affected() == 1)
@@ -625,7 +625,7 @@ impl Store for MySqlStore {
             "SELECT CAST(id AS SIGNED) FROM {t} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL \
              AND finished_at <= {TS} ORDER BY id FOR UPDATE"
         );
-        self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             let rows = sqlx::query(AssertSqlSafe(select.as_str())).bind(before).fetch_all(&mut *conn).await?;
             let ids = rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<i64>, _>>()?;
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
@@ -767,7 +767,7 @@ impl Store for MySqlStore {
             return Ok(());
         }
         let (progress, logs) = (&self.progress, &self.logs);
-        self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                 let chunk = padded(chunk);
                 for table in [progress, logs] {

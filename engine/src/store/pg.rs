@@ -310,11 +310,14 @@ impl PgStore {
         let Backend::Postgres(url) = &config.backend else {
             return Err(Error::Config("not a PostgreSQL URL".into()));
         };
-        let options = PgConnectOptions::from_str(url)
+        let mut options = PgConnectOptions::from_str(url)
             .map_err(|e| Error::Config(format!("invalid PostgreSQL URL: {e}")))?
             // Timestamps are written and read as UTC whatever the server's zone.
-            .options([("timezone", "UTC")])
-            .application_name("stask");
+            .options([("timezone", "UTC")]);
+        if !url.contains("application_name=") {
+            // Shown in pg_stat_activity, unless the URL names the application itself.
+            options = options.application_name("stask");
+        }
         let link = Link::open("PostgreSQL", &[], url, options)?;
         Ok(PgStore {
             link,
@@ -405,7 +408,7 @@ impl Store for PgStore {
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Task>> {
         let sql = &self.sql;
         let limit = req.limit as i64;
-        let mut tasks = self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+        let mut tasks = self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
             let query =
                 if req.identifiers.is_empty() { sqlx::query(q(&sql.claim)) } else { sqlx::query(q(&sql.claim_for)) };
             let mut query = query.bind(req.owner).bind(req.lease_until).bind(req.now).bind(limit);
@@ -421,7 +424,7 @@ impl Store for PgStore {
 
     fn rescue_expired(&mut self, now: Millis, retry: &RetryPolicy) -> Result<Vec<Rescued>> {
         let (sql, channel) = (&self.sql, &self.channel);
-        self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
             let rows = sqlx::query(q(&sql.expired)).bind(now).fetch_all(&mut *conn).await?;
             let mut rescued = Vec::with_capacity(rows.len());
             for row in rows {
@@ -528,7 +531,7 @@ impl Store for PgStore {
         let cancels = of(|t| matches!(t, Transition::Cancel { .. }));
         let releases = of(|t| matches!(t, Transition::Release));
         let (sql, channel) = (&self.sql, &self.channel);
-        let applied: Vec<i64> = self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+        let applied: Vec<i64> = self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
             let mut applied = Vec::with_capacity(batch.len());
             let collect = |rows: Vec<sqlx::postgres::PgRow>, into: &mut Vec<i64>| -> Result<(), sqlx::Error> {
                 for r in rows {
@@ -633,7 +636,7 @@ impl Store for PgStore {
 
     fn complete_pending(&mut self, id: i64, result: Option<&str>, message: &str, now: Millis) -> Result<bool> {
         let sql = &self.sql;
-        self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
             let done = sqlx::query(q(&sql.complete_pending))
                 .bind(id)
                 .bind(result)
@@ -647,7 +650,7 @@ impl Store for PgStore {
 
     fn fail_pending(&mut self, id: i64, message: &str, now: Millis) -> Result<bool> {
         let sql = &self.sql;
-        self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
             let done = sqlx::query(q(&sql.fail_pending)).bind(id).bind(message).bind(now).execute(&mut *conn).await?;
             Ok(done.rows_affected() == 1)
         })
@@ -655,7 +658,7 @@ impl Store for PgStore {
 
     fn cancel(&mut self, id: i64, now: Millis) -> Result<Option<CancelOutcome>> {
         let sql = &self.sql;
-        self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
             if sqlx::query(q(&sql.cancel_pending)).bind(id).bind(now).execute(&mut *conn).await?.rows_affected() == 1 {
                 return Ok(Some(CancelOutcome::Cancelled));
             }
@@ -669,7 +672,7 @@ impl Store for PgStore {
 
     fn retry(&mut self, id: i64, now: Millis) -> Result<bool> {
         let (sql, channel) = (&self.sql, &self.channel);
-        self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
             let done = sqlx::query(q(&sql.retry_finished)).bind(id).bind(now).execute(&mut *conn).await?;
             if done.rows_affected() == 1 {
                 sqlx::query(q(&sql.notify)).bind(channel).execute(&mut *conn).await?;
@@ -705,7 +708,7 @@ impl Store for PgStore {
 
     fn prune(&mut self, before: Millis) -> Result<Vec<i64>> {
         let t = self.sql.tasks.clone();
-        self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
             let rows = sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {t} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at <= {} \
                  RETURNING id::bigint",
@@ -743,9 +746,11 @@ impl Store for PgStore {
             None => {}
         }
         let Backend::Postgres(url) = &self.config.backend else { return Ok(false) };
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| Error::Config(format!("invalid PostgreSQL URL: {e}")))?
-            .application_name("stask-listener");
+        let mut options =
+            PgConnectOptions::from_str(url).map_err(|e| Error::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        if !url.contains("application_name=") {
+            options = options.application_name("stask-listener");
+        }
         let channel = self.channel.clone();
         let rt = server::runtime()?;
         let listener = rt
@@ -876,7 +881,7 @@ impl Store for PgStore {
             return Ok(());
         }
         let sql = &self.sql;
-        self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+        self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
             sqlx::query(q(&sql.delete_snapshots)).bind(ids).execute(&mut *conn).await?;
             sqlx::query(q(&sql.delete_logs)).bind(ids).execute(&mut *conn).await?;
             Ok(())

@@ -94,9 +94,14 @@ pub enum Mode {
     /// Reads, and writes that may be applied twice (renewing a lease, saving progress):
     /// retried after a lost connection or a deadlock.
     Repeatable,
-    /// `BEGIN … COMMIT` around the body: retried when it failed before `COMMIT` was sent,
-    /// since the server then certainly rolled it back. A failure during `COMMIT` is reported.
+    /// `BEGIN … COMMIT` around the body: retried when it failed before `COMMIT`, or when the
+    /// server itself answered `COMMIT` with an error, since it then certainly rolled back. A
+    /// connection lost during `COMMIT` leaves the outcome unknown, and is reported.
     Transaction,
+    /// Like `Transaction`, for bodies whose every write is guarded by the row's current state
+    /// (status, fencing token): running them again after an unknown `COMMIT` outcome changes
+    /// nothing that the first run changed, so that case is retried too.
+    Guarded,
 }
 
 /// Why a store call's body stopped.
@@ -258,19 +263,24 @@ where
                     }
                 }
                 let conn = self.conn.as_mut().expect("connected above");
-                let outcome = match mode {
-                    Mode::Repeatable => body(conn).await,
-                    Mode::Transaction => match conn.execute("BEGIN").await {
+                let in_transaction = mode != Mode::Repeatable;
+                let outcome = if in_transaction {
+                    match conn.execute("BEGIN").await {
                         Ok(_) => body(conn).await,
                         Err(err) => Err(Fail::Sql(err)),
-                    },
+                    }
+                } else {
+                    body(conn).await
                 };
                 let err = match outcome {
-                    Ok(value) if mode == Mode::Repeatable => return Ok(value),
+                    Ok(value) if !in_transaction => return Ok(value),
                     Ok(value) => match conn.execute("COMMIT").await {
                         Ok(_) => return Ok(value),
+                        // The server answered COMMIT with an error: it rolled back.
+                        Err(err @ sqlx::Error::Database(_)) => err,
+                        Err(err) if mode == Mode::Guarded && classify(&err) == Kind::Lost => err,
                         Err(err) => {
-                            // The server may or may not have committed: never retried.
+                            // The connection broke during COMMIT: the outcome is unknown.
                             if classify(&err) == Kind::Lost {
                                 self.forget_connection();
                             }
@@ -281,7 +291,7 @@ where
                         }
                     },
                     Err(Fail::Engine(err)) => {
-                        if mode == Mode::Transaction && conn.execute("ROLLBACK").await.is_err() {
+                        if in_transaction && conn.execute("ROLLBACK").await.is_err() {
                             self.forget_connection();
                         }
                         return Err(err);
@@ -291,7 +301,7 @@ where
                 let kind = classify(&err);
                 if kind == Kind::Lost {
                     self.forget_connection();
-                } else if mode == Mode::Transaction {
+                } else if in_transaction {
                     let conn = self.conn.as_mut().expect("still connected");
                     if conn.execute("ROLLBACK").await.is_err() {
                         self.forget_connection();

@@ -87,7 +87,7 @@ impl Sandbox {
                 };
                 let url = if kind == Kind::Postgres {
                     let sep = if server.contains('?') { '&' } else { '?' };
-                    format!("{server}{sep}options[search_path]={name}")
+                    format!("{server}{sep}options[search_path]={name}&application_name={name}")
                 } else {
                     with_database(&server, &name)
                 };
@@ -216,6 +216,44 @@ impl Sandbox {
                 })
             }
         }
+    }
+
+    /// Closes every server connection of this sandbox's engines, as a database restart or a
+    /// network failure would; returns how many were closed.
+    pub fn kill_connections(&self) -> usize {
+        let (server, name) = self.server.as_ref().expect("a server backend");
+        let (server, name, kind) = (server.clone(), name.clone(), self.kind);
+        runtime().block_on(async move {
+            if kind == Kind::Postgres {
+                let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
+                let rows = sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(&name)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                rows.len()
+            } else {
+                let mut conn = sqlx::MySqlConnection::connect(&server).await.unwrap();
+                let rows = sqlx::query(
+                    "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+                )
+                .bind(&name)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                let mut killed = 0;
+                for row in rows {
+                    let id: i64 = row.try_get(0).unwrap();
+                    if sqlx::raw_sql(AssertSqlSafe(format!("KILL {id}"))).execute(&mut conn).await.is_ok() {
+                        killed += 1;
+                    }
+                }
+                killed
+            }
+        })
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
