@@ -39,9 +39,12 @@ fn id_arg(id: i64) -> PhpResult<i64> {
 impl PhpEngine {
     /// Opens an engine.
     ///
-    /// @param string $url "sqlite:/path/to/stask.sqlite" or "sqlite::memory:"
+    /// @param string $url "sqlite:/path/to/stask.sqlite", "sqlite::memory:",
+    ///   "postgres://user:pass@host:5432/db" or "mysql://user:pass@host:3306/db" (MySQL 8,
+    ///   MariaDB 10.5+; also "mariadb://")
     /// @param array|null $options prefix (table prefix, e.g. "evo_"), storage (directory for
-    ///   progress and log files; default: "stask" next to the database), leaseSeconds (60),
+    ///   progress and log files; default: "stask" next to the database), files ("local": files
+    ///   in storage; "database": in the database, for workers on several servers), leaseSeconds (60),
     ///   maxAttempts (3), backoff (seconds, or [base, factor, max, jitter]),
     ///   progressIntervalMs (250), busyTimeoutMs (10000), worker (name shown on claims),
     ///   lifecycleLog (true: log each attempt's start and end)
@@ -203,9 +206,10 @@ impl PhpEngine {
         })
     }
 
-    /// Path of the task's log file (for downloads); it may not exist yet.
+    /// Path of the task's log file (for downloads); it may not exist yet. With
+    /// `files => 'database'` there is no file: read the entries with logs().
     pub fn log_path(&self, id: i64) -> PhpResult<String> {
-        guarded(|| Ok(self.engine.files().log_path(id_arg(id)?).to_string_lossy().into_owned()))
+        guarded(|| Ok(self.engine.journal().log_path(id_arg(id)?).to_string_lossy().into_owned()))
     }
 
     /// Completes the task. Inside its handler this is the worker's own result; outside, only a
@@ -283,11 +287,58 @@ impl PhpEngine {
         })
     }
 
+    /// Blocks until a task may be ready to claim — one is due, or a worker's lease expired —
+    /// or $seconds pass. Returns true early in the first case, false when the time ran out.
+    /// On PostgreSQL a new task wakes the wait within milliseconds (LISTEN/NOTIFY); elsewhere
+    /// the database is polled, often right after work and less often while idle (up to 1 s).
+    /// PHP signal handlers run only after it returns: keep $seconds short in workers that
+    /// handle signals.
+    ///
+    /// ```php
+    /// while (!$stop) {
+    ///     $engine->processPendingTasks($dispatch, 100);
+    ///     $engine->waitForTasks(5.0);
+    /// }
+    /// ```
+    ///
+    /// @param array|null $options identifiers: only tasks of these worker identifiers count
+    pub fn wait_for_tasks(&self, seconds: f64, options: Option<&ZendHashTable>) -> PhpResult<bool> {
+        guarded(|| {
+            if !seconds.is_finite() || !(0.0..=3600.0).contains(&seconds) {
+                return Err(invalid(format!("seconds must be between 0 and 3600, got {seconds}")));
+            }
+            let identifiers = identifiers_option(options)?;
+            let timeout = std::time::Duration::from_secs_f64(seconds);
+            self.engine.wait_for_tasks(timeout, &identifiers).map_err(to_php)
+        })
+    }
+
     /// Deletes tasks that finished more than $days days ago, with their progress and log
     /// files. Returns how many.
     pub fn prune(&self, days: i64) -> PhpResult<i64> {
         guarded(|| Ok(self.engine.prune(days).map_err(to_php)? as i64))
     }
+}
+
+/// The `identifiers` option of processing and waiting: a list of worker identifiers.
+fn identifiers_option(options: Option<&ZendHashTable>) -> PhpResult<Vec<String>> {
+    let mut identifiers = Vec::new();
+    if let Some(options) = options {
+        let mut iter = options.iter();
+        while let Some((key, value)) = iter.next_zval() {
+            match key.str() {
+                Some("identifiers") => {
+                    let list = value.array().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
+                    for v in list.values() {
+                        let s = v.str().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
+                        identifiers.push(s.to_owned());
+                    }
+                }
+                _ => return Err(invalid("unknown option; use identifiers")),
+            }
+        }
+    }
+    Ok(identifiers)
 }
 
 impl PhpEngine {
@@ -300,22 +351,7 @@ impl PhpEngine {
         if !(0..=1_000_000).contains(&limit) {
             return Err(invalid(format!("limit must be between 0 and 1000000, got {limit}")));
         }
-        let mut opts = ProcessOptions { limit: limit as usize, identifiers: Vec::new() };
-        if let Some(options) = options {
-            let mut iter = options.iter();
-            while let Some((key, value)) = iter.next_zval() {
-                match key.str() {
-                    Some("identifiers") => {
-                        let list = value.array().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
-                        for v in list.values() {
-                            let s = v.str().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
-                            opts.identifiers.push(s.to_owned());
-                        }
-                    }
-                    _ => return Err(invalid("unknown processing option; use identifiers")),
-                }
-            }
-        }
+        let opts = ProcessOptions { limit: limit as usize, identifiers: identifiers_option(options)? };
         self.engine.process_pending(&opts, |task| dispatch::call(dispatch, task)).map_err(to_php)
     }
 }

@@ -9,3 +9,4 @@ if (!extension_loaded('stask')) {
 }
 
 require_once __DIR__ . '/Native/EngineTestCase.php';
+require_once __DIR__ . '/Native/BackendTestCase.php';
