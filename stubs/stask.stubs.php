@@ -17,9 +17,12 @@ namespace STask {
         /**
          * Opens an engine.
          *
-         * @param string $url "sqlite:/path/to/stask.sqlite" or "sqlite::memory:"
+         * @param string $url "sqlite:/path/to/stask.sqlite", "sqlite::memory:",
+         *   "postgres://user:pass@host:5432/db" or "mysql://user:pass@host:3306/db" (MySQL 8,
+         *   MariaDB 10.5+; also "mariadb://")
          * @param array|null $options prefix (table prefix, e.g. "evo_"), storage (directory for
-         *   progress and log files; default: "stask" next to the database), leaseSeconds (60),
+         *   progress and log files; default: "stask" next to the database), files ("local": files
+         *   in storage; "database": in the database, for workers on several servers), leaseSeconds (60),
          *   maxAttempts (3), backoff (seconds, or [base, factor, max, jitter]),
          *   progressIntervalMs (250), busyTimeoutMs (10000), worker (name shown on claims),
          *   lifecycleLog (true: log each attempt's start and end)
@@ -123,7 +126,8 @@ namespace STask {
         public function log(int $id, string $level, string $message, ?array $context = null): void {}
 
         /**
-         * Path of the task's log file (for downloads); it may not exist yet.
+         * Path of the task's log file (for downloads); it may not exist yet. With
+         * `files => 'database'` there is no file: read the entries with logs().
          *
          * @param int $id
          * @return string
@@ -225,6 +229,29 @@ namespace STask {
          * @return array
          */
         public function stats(): array {}
+
+        /**
+         * Blocks until a task may be ready to claim — one is due, or a worker's lease expired —
+         * or $seconds pass. Returns true early in the first case, false when the time ran out.
+         * On PostgreSQL a new task wakes the wait within milliseconds (LISTEN/NOTIFY); elsewhere
+         * the database is polled, often right after work and less often while idle (up to 1 s).
+         * PHP signal handlers run only after it returns: keep $seconds short in workers that
+         * handle signals.
+         *
+         * ```php
+         * while (!$stop) {
+         *     $engine->processPendingTasks($dispatch, 100);
+         *     $engine->waitForTasks(5.0);
+         * }
+         * ```
+         *
+         * @param array|null $options identifiers: only tasks of these worker identifiers count
+         *
+         * @param float $seconds
+         * @param array|null $options
+         * @return bool
+         */
+        public function waitForTasks(float $seconds, ?array $options = null): bool {}
     }
 
     /**
@@ -432,6 +459,15 @@ namespace STask\Exception {
      * A malformed engine URL, an unknown or invalid option, or a database that cannot be opened.
      */
     class ConfigurationException extends \STask\Exception\InvalidArgumentException {
+        public function __construct() {}
+    }
+
+    /**
+     * The database server could not be reached, or a connection broke and could not be
+     * re-established in time (the engine reconnects and retries what is safe for about 20 s).
+     * When the message says so, a write's outcome is unknown.
+     */
+    class ConnectionException extends \STask\Exception\DatabaseException {
         public function __construct() {}
     }
 
