@@ -13,7 +13,7 @@ STASK_TEST_PG_URL    ?= postgres://postgres@127.0.0.1:5432/test
 STASK_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 export STASK_TEST_PG_URL STASK_TEST_MYSQL_URL
 
-.PHONY: all deps build test test-engine test-php check-stubs stubs demo bench clean
+.PHONY: all deps build servers test test-engine test-php check-stubs stubs demo bench clean
 
 all: build
 
@@ -23,7 +23,10 @@ deps:
 build: deps
 	$(CARGO) build --release -p stask
 
-test: build test-engine test-php check-stubs
+test: build servers test-engine test-php check-stubs
+
+servers:
+	@./scripts/start-test-servers.sh
 
 test-engine:
 	$(CARGO) test --workspace --exclude stask

@@ -307,7 +307,7 @@ impl PhpEngine {
             if !seconds.is_finite() || !(0.0..=3600.0).contains(&seconds) {
                 return Err(invalid(format!("seconds must be between 0 and 3600, got {seconds}")));
             }
-            let identifiers = identifiers_option(options)?;
+            let identifiers = identifiers_option(options, "waiting")?;
             let timeout = std::time::Duration::from_secs_f64(seconds);
             self.engine.wait_for_tasks(timeout, &identifiers).map_err(to_php)
         })
@@ -321,7 +321,7 @@ impl PhpEngine {
 }
 
 /// The `identifiers` option of processing and waiting: a list of worker identifiers.
-fn identifiers_option(options: Option<&ZendHashTable>) -> PhpResult<Vec<String>> {
+fn identifiers_option(options: Option<&ZendHashTable>, what: &str) -> PhpResult<Vec<String>> {
     let mut identifiers = Vec::new();
     if let Some(options) = options {
         let mut iter = options.iter();
@@ -334,7 +334,7 @@ fn identifiers_option(options: Option<&ZendHashTable>) -> PhpResult<Vec<String>>
                         identifiers.push(s.to_owned());
                     }
                 }
-                _ => return Err(invalid("unknown option; use identifiers")),
+                _ => return Err(invalid(format!("unknown {what} option; use identifiers"))),
             }
         }
     }
@@ -351,7 +351,7 @@ impl PhpEngine {
         if !(0..=1_000_000).contains(&limit) {
             return Err(invalid(format!("limit must be between 0 and 1000000, got {limit}")));
         }
-        let opts = ProcessOptions { limit: limit as usize, identifiers: identifiers_option(options)? };
+        let opts = ProcessOptions { limit: limit as usize, identifiers: identifiers_option(options, "processing")? };
         self.engine.process_pending(&opts, |task| dispatch::call(dispatch, task)).map_err(to_php)
     }
 }
