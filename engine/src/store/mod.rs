@@ -1,6 +1,10 @@
 //! Persistence. The rest of the engine sees one [`Store`] interface; each backend implements
 //! it in its own module, and only those modules contain SQL. Every state change is its own
 //! function and a guarded `UPDATE … WHERE status = …` that reports when no row matched.
+//!
+//! - [`sqlite`]: rusqlite on the calling thread.
+//! - [`pg`]: PostgreSQL through sqlx; [`mysql`]: MySQL 8 / MariaDB 10.5+ through sqlx.
+//! - [`server`]: what the two server backends share (runtime, connections, retries).
 
 mod mysql;
 mod mysql_schema;

@@ -267,12 +267,13 @@ impl Sql {
             .into(),
             get_snapshot: format!("SELECT snapshot FROM {progress} WHERE task_id = $1").into(),
             with_snapshots: format!("SELECT task_id::bigint FROM {progress} WHERE task_id = ANY($1)").into(),
+            // In the given order, so that ids (which order the entries) follow it.
             put_logs: format!(
                 "INSERT INTO {logs} (task_id, logged_at, level, message, context) \
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                 SELECT task_id, logged_at, level, message, context \
+                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) \
                  WITH ORDINALITY AS u(task_id, logged_at, level, message, context, ord) ORDER BY ord"
             )
-            .replace("SELECT * FROM", "SELECT task_id, logged_at, level, message, context FROM")
             .into(),
             get_logs: format!(
                 "SELECT logged_at, level, message, context FROM {logs} WHERE task_id = $1 ORDER BY id DESC LIMIT $2"

@@ -164,7 +164,8 @@ pub fn to_error(what: &str, err: &sqlx::Error) -> Error {
     if classify(err) == Kind::Lost {
         return Error::Connection(format!("{what}: {text}"));
     }
-    if text.contains("doesn't exist") || text.contains("does not exist") && text.contains("relation") {
+    // MySQL: "Table 'x' doesn't exist"; PostgreSQL: "relation \"x\" does not exist".
+    if text.contains("doesn't exist") || (text.contains("relation") && text.contains("does not exist")) {
         return Error::Database(format!("{what}: {text}: the sTask tables do not exist yet; run migrate() first"));
     }
     Error::Database(format!("{what}: {text}"))
