@@ -185,6 +185,9 @@ pub struct Link<C: Connection + 'static> {
     rt: &'static Runtime,
     pid: u32,
     conn: Option<C>,
+    /// A transaction is open on `conn` (set until COMMIT or ROLLBACK came back): a connection
+    /// left like that by a panic is closed, never kept for reuse.
+    open_transaction: bool,
 }
 
 impl<C> Link<C>
@@ -265,6 +268,7 @@ where
                 }
                 let conn = self.conn.as_mut().expect("connected above");
                 let in_transaction = mode != Mode::Repeatable;
+                self.open_transaction = in_transaction;
                 let outcome = if in_transaction {
                     match conn.execute("BEGIN").await {
                         Ok(_) => body(conn).await,
@@ -276,15 +280,18 @@ where
                 let err = match outcome {
                     Ok(value) if !in_transaction => return Ok(value),
                     Ok(value) => match conn.execute("COMMIT").await {
-                        Ok(_) => return Ok(value),
+                        Ok(_) => {
+                            self.open_transaction = false;
+                            return Ok(value);
+                        }
                         // The server answered COMMIT with an error: it rolled back.
                         Err(err @ sqlx::Error::Database(_)) => err,
                         Err(err) if mode == Mode::Guarded && classify(&err) == Kind::Lost => err,
                         Err(err) => {
-                            // The connection broke during COMMIT: the outcome is unknown.
-                            if classify(&err) == Kind::Lost {
-                                self.forget_connection();
-                            }
+                            // The connection broke during COMMIT: the outcome is unknown,
+                            // and the connection is not trusted again.
+                            self.forget_connection();
+                            self.open_transaction = false;
                             let base = to_error(self.what, &err);
                             return Err(Error::Connection(format!(
                                 "{base} (while committing: the change may or may not have been saved)"
@@ -295,6 +302,7 @@ where
                         if in_transaction && conn.execute("ROLLBACK").await.is_err() {
                             self.forget_connection();
                         }
+                        self.open_transaction = false;
                         return Err(err);
                     }
                     Err(Fail::Sql(err)) => err,
@@ -308,6 +316,7 @@ where
                         self.forget_connection();
                     }
                 }
+                self.open_transaction = false;
                 if kind == Kind::Other || started.elapsed() >= RECONNECT_WINDOW {
                     return Err(to_error(self.what, &err));
                 }
@@ -322,7 +331,12 @@ where
 impl<C: Connection + 'static> Drop for Link<C> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            put_idle(&self.key, self.pid, conn, self.rt);
+            if self.open_transaction && self.pid == std::process::id() {
+                let _inside = self.rt.enter();
+                drop(conn);
+            } else {
+                put_idle(&self.key, self.pid, conn, self.rt);
+            }
         }
     }
 }
