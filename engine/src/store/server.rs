@@ -198,8 +198,16 @@ where
     /// Opens a link and makes sure the server answers (so a wrong URL fails at once).
     pub fn open(what: &'static str, init: &'static [&'static str], key: &str, options: C::Options) -> Result<Link<C>> {
         let rt = runtime()?;
-        let mut link =
-            Link { what, init, key: key.to_owned(), options, rt, pid: std::process::id(), conn: take_idle::<C>(key) };
+        let mut link = Link {
+            what,
+            init,
+            key: key.to_owned(),
+            options,
+            rt,
+            pid: std::process::id(),
+            conn: take_idle::<C>(key),
+            open_transaction: false,
+        };
         if link.conn.is_none() {
             let conn = rt
                 .block_on(link.connect())
