@@ -1,7 +1,7 @@
 # sTask: build the extension, run the demo, run every test, measure.
 #   make demo   the demo on the embedded SQLite default
-#   make test   every test (engine, extension, stubs)
-#   make bench  benchmarks: SQLite against plain PDO; 1, 2 and 4 workers on every backend
+#   make test   every test (engine, extension and package, stubs, the manager pages in Chromium)
+#   make bench  benchmarks: SQLite against plain PDO; 1, 2 and 4 workers on every backend; discovery
 PHP      ?= php
 CARGO    ?= cargo
 EXT      := $(CURDIR)/target/release/libstask.so
@@ -13,7 +13,7 @@ STASK_TEST_PG_URL    ?= postgres://postgres@127.0.0.1:5432/test
 STASK_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 export STASK_TEST_PG_URL STASK_TEST_MYSQL_URL
 
-.PHONY: all deps build servers test test-engine test-php check-stubs stubs demo bench clean
+.PHONY: all deps build servers test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots
 
 all: build
 
@@ -23,7 +23,7 @@ deps:
 build: deps
 	$(CARGO) build --release -p stask
 
-test: build servers test-engine test-php check-stubs
+test: build servers test-engine test-php check-stubs test-browser
 
 servers:
 	@./scripts/start-test-servers.sh
@@ -33,6 +33,14 @@ test-engine:
 
 test-php:
 	STASK_EXTENSION=$(EXT) $(PHP_EXT) $(PHPUNIT)
+
+# The manager pages in headless Chromium against the demo (screenshots to var/screenshots).
+test-browser: build node_modules
+	STASK_EXTENSION=$(EXT) node tests/browser/admin.mjs
+
+# Refreshes the screenshots in docs/img from a browser-test run.
+screenshots: build node_modules
+	STASK_EXTENSION=$(EXT) STASK_SCREENSHOTS=docs/img node tests/browser/admin.mjs
 
 check-stubs:
 	./scripts/check-stubs.sh
@@ -46,6 +54,15 @@ demo: build
 bench: build
 	$(PHP_EXT) bench/native.php
 	$(PHP_EXT) bench/workers.php
+	$(PHP_EXT) bench/discovery.php
+
+# The manager pages' CSS (committed; users need no build step).
+assets: node_modules
+	npx tailwindcss -c tailwind.config.js -i assets/src/stask.css -o assets/dist/stask.css --minify
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
 
 clean:
 	$(CARGO) clean

@@ -1,36 +1,45 @@
 <?php
+
 declare(strict_types=1);
 
 /*
- * sTask demo, on the embedded SQLite default:
- *   - a worker imports a generated CSV of 10,000 products,
- *   - another sends a newsletter in batches,
+ * sTask demo on the embedded SQLite default, through the Evolution CMS package:
+ *   - a worker imports a generated CSV of 10,000 products into the site's table,
+ *   - another sends a newsletter in two batches,
  *   - a stock sync fails on its first attempt and is retried after a backoff,
- * all run by a separate worker process while this one watches their progress live, the way
- * the admin page does, and ends with a summary table.
+ * all run by a separate `php artisan stask:work` process while this one draws their progress
+ * live, then a summary table. Afterwards the manager pages are served at
+ * http://127.0.0.1:8080/manager/stask with a worker running (Ctrl-C stops; --no-serve skips).
  */
 
+use Illuminate\Database\Schema\Blueprint;
+use Seiger\sTask\Facades\sTask;
+
 if (!extension_loaded('stask')) {
-    fwrite(STDERR, "Load the extension: php -d extension=target/release/libstask.so examples/demo.php (or: make demo)\n");
+    fwrite(STDERR, "Load the extension: make demo (or php -d extension=target/release/libstask.so examples/demo.php)\n");
     exit(1);
 }
+require __DIR__ . '/bootstrap.php';
 
-$root = dirname(__DIR__);
-$dir = "$root/var/demo";
-if (is_dir($dir)) {
-    exec('rm -rf ' . escapeshellarg($dir));
-}
-mkdir($dir, 0777, true);
-$db = "$dir/stask.sqlite";
-$storage = "$dir/stask";
-$shopDb = "$dir/shop.sqlite";
-$outbox = "$dir/outbox.txt";
+$serve = !in_array('--no-serve', $argv, true) && getenv('STASK_DEMO_SERVE') !== '0';
+$port = (int) (getenv('STASK_DEMO_PORT') ?: 8080);
 $tty = function_exists('posix_isatty') && posix_isatty(STDOUT);
 
-// The shop's own database and the CSV to import.
-$shop = new PDO("sqlite:$shopDb");
-$shop->exec('CREATE TABLE products (sku TEXT PRIMARY KEY, name TEXT, price REAL, stock INTEGER)');
-$csvFile = "$dir/products.csv";
+$site = demo_site(true);
+[$code, $out] = $site->call('migrate', ['--force' => true]);
+if ($code !== 0) {
+    fwrite(STDERR, $out);
+    exit(1);
+}
+$site->call('stask:discover', ['--activate' => ['product', 'newsletter', 'sync', 'cleanup']]);
+$site->app->make('db')->connection()->getSchemaBuilder()->create('demo_products', function (Blueprint $t) {
+    $t->string('sku')->primary();
+    $t->string('name');
+    $t->float('price');
+    $t->integer('stock');
+});
+
+$csvFile = DEMO_ROOT . '/products.csv';
 $csv = fopen($csvFile, 'w');
 fputcsv($csv, ['sku', 'name', 'price', 'stock']);
 for ($i = 1; $i <= 10_000; $i++) {
@@ -39,37 +48,35 @@ for ($i = 1; $i <= 10_000; $i++) {
 }
 fclose($csv);
 
-$engine = new STask\Engine("sqlite:$db", ['storage' => $storage]);
-$engine->migrate();
-
 $subscribers = array_map(fn ($i) => "subscriber$i@example.com", range(1, 600));
 $tasks = [
-    $engine->create('product', 'import', ['file' => $csvFile], 'high'),
-    $engine->create('mail', 'send', ['subject' => 'November news', 'recipients' => array_slice($subscribers, 0, 300)]),
-    $engine->create('mail', 'send', ['subject' => 'November news', 'recipients' => array_slice($subscribers, 300)]),
-    $engine->create('sync', 'stock', ['supplier' => 'acme'], 'low'),
+    sTask::create('product', 'import', ['file' => $csvFile], 'high'),
+    sTask::create('newsletter', 'send', ['subject' => 'November news', 'recipients' => array_slice($subscribers, 0, 300)]),
+    sTask::create('newsletter', 'send', ['subject' => 'November news', 'recipients' => array_slice($subscribers, 300)]),
+    sTask::create('sync', 'stock', ['supplier' => 'acme', 'flaky' => true], 'low'),
 ];
-printf("Created %d tasks in %s\n\n", count($tasks), $db);
+printf("Created %d tasks in %s\n\n", count($tasks), $site->database);
 
-// The worker runs in its own process, as `php artisan stask:work` would.
-$cmd = array_merge([PHP_BINARY], php_extension_args(), [__DIR__ . '/worker.php', $db, $storage, $shopDb, $outbox]);
-$worker = proc_open($cmd, [1 => STDOUT, 2 => STDERR], $pipes);
+// The worker runs in its own process: `php artisan stask:work`, as under supervisor.
+// It keeps polling (the retry waits out its backoff); the demo stops it gracefully once every
+// task has finished.
+$worker = proc_open(array_merge(php_command(), [$site->core . '/artisan', 'stask:work', '--sleep=0.2']),
+    [0 => ['file', '/dev/null', 'r'], 1 => ['file', DEMO_ROOT . '/worker.log', 'w'], 2 => ['file', DEMO_ROOT . '/worker.log', 'a']], $pipes);
 $started = microtime(true);
-
 $lines = 0;
 $lastPlain = 0.0;
+$final = ['completed', 'failed', 'cancelled'];
 do {
     $running = proc_get_status($worker)['running'];
-    $rows = [];
-    foreach ($tasks as $task) {
-        $p = $engine->progress($task->id);
-        $rows[] = render_bar($task, $p);
+    $progress = array_map(fn ($task) => sTask::progress($task), $tasks);
+    $done = count(array_filter($progress, fn ($p) => in_array($p['status'], $final, true))) === count($tasks);
+    if ($done || microtime(true) - $started > 300) {
+        proc_terminate($worker, SIGTERM);
+        $running = false;
     }
+    $rows = array_map(fn ($task, $p) => render_bar($task, $p), $tasks, $progress);
     if ($tty) {
-        if ($lines) {
-            echo "\033[{$lines}A";
-        }
-        echo implode("\n", $rows), "\n";
+        echo $lines ? "\033[{$lines}A" : '', implode("\n", $rows), "\n";
         $lines = count($rows);
     } elseif (microtime(true) - $lastPlain >= 1 || !$running) {
         echo implode("\n", $rows), "\n\n";
@@ -80,53 +87,58 @@ do {
 proc_close($worker);
 $elapsed = microtime(true) - $started;
 
-// Summary.
 echo "\n";
 $table = [['id', 'worker', 'action', 'status', 'attempts', 'took', 'message']];
 foreach ($tasks as $task) {
-    $t = $engine->find($task->id);
-    $p = $engine->progress($task->id);
-    $took = isset($p['started_at'], $p['finished_at'])
-        ? sprintf('%.2f s', strtotime($p['finished_at']) - strtotime($p['started_at']) + (substr($p['finished_at'], 20, 3) - substr($p['started_at'], 20, 3)) / 1000)
-        : ($t->finishedAt - $t->startedAt) . ' s';
-    $table[] = [$t->id, $t->identifier, $t->action, $t->statusText, "{$t->attempts}/{$t->maxAttempts}", $took, (string) $t->message];
+    $t = $task->fresh();
+    $table[] = [$t->id, $t->identifier, $t->action, $t->status_text, "{$t->attempts}/{$t->max_attempts}",
+        $t->duration !== null ? sprintf('%.2f s', $t->duration) : '—', (string) $t->message];
 }
 print_table($table);
-
-$syncLog = $engine->logs($tasks[3]->id);
 echo "\nLog of the stock sync (task {$tasks[3]->id}):\n";
-foreach ($syncLog as $entry) {
+foreach (sTask::logs($tasks[3]) as $entry) {
     printf("  %s  %-7s  %s\n", substr($entry['time'], 11, 12), $entry['level'], $entry['message']);
 }
-$warnings = $engine->logs($tasks[0]->id, 'warning');
+$warnings = sTask::logs($tasks[0], 'warning');
 printf("\nThe import logged %d warnings, e.g.: %s\n", count($warnings), $warnings[0]['message'] ?? '—');
-printf("Products in the shop database: %d\n", $shop->query('SELECT COUNT(*) FROM products')->fetchColumn());
-printf("All done in %.1f s. Files: %s\n", $elapsed, $storage);
+printf("Products in the site's table: %d\n", $site->app->make('db')->connection()->table('demo_products')->count());
+printf("All done in %.1f s.\n", $elapsed);
 
-/** The `-d extension=…stask…` this script was started with, to start the worker the same way. */
-function php_extension_args(): array
-{
-    $cmdline = @file_get_contents('/proc/self/cmdline');
-    $args = $cmdline === false ? [] : explode("\0", $cmdline);
-    foreach ($args as $i => $arg) {
-        $value = str_starts_with($arg, '-dextension=') ? substr($arg, 2) : ($arg === '-d' ? ($args[$i + 1] ?? '') : '');
-        if (str_starts_with($value, 'extension=') && str_contains($value, 'stask')) {
-            return ['-d', $value];
-        }
+if (!$serve) {
+    exit(0);
+}
+// The manager pages, with a worker running so that tasks started there run too. The server
+// (inheriting this environment) takes a random CSRF token so other sites cannot post to it.
+putenv('STASK_CSRF_TOKEN=' . bin2hex(random_bytes(16)));
+putenv('PHP_CLI_SERVER_WORKERS=4');
+$worker = proc_open(array_merge(php_command(), [$site->core . '/artisan', 'stask:work', '--sleep=0.3']),
+    [0 => ['file', '/dev/null', 'r'], 1 => ['file', DEMO_ROOT . '/worker.log', 'a'], 2 => ['file', DEMO_ROOT . '/worker.log', 'a']], $pipes);
+$server = proc_open(array_merge(php_command(), ['-S', "127.0.0.1:$port", __DIR__ . '/server.php']),
+    [0 => ['file', '/dev/null', 'r'], 1 => ['file', DEMO_ROOT . '/server.log', 'w'], 2 => ['file', DEMO_ROOT . '/server.log', 'a']], $pipes);
+printf("\nManager pages: http://127.0.0.1:%d/manager/stask  (a worker is running; Ctrl-C stops both)\n", $port);
+register_shutdown_function(function () use ($worker, $server): void {
+    proc_terminate($worker, SIGTERM);
+    proc_terminate($server, SIGTERM);
+});
+if (function_exists('pcntl_signal')) {
+    pcntl_async_signals(true);
+    foreach ([SIGINT, SIGTERM] as $signal) {
+        pcntl_signal($signal, fn () => exit(0));
     }
-    $ext = getenv('STASK_EXTENSION');
-    return $ext ? ['-d', "extension=$ext"] : []; // else: installed through php.ini
+}
+while (proc_get_status($server)['running']) {
+    sleep(1);
 }
 
-function render_bar(STask\Task $task, array $p): string
+function render_bar($task, array $p): string
 {
     $width = 30;
     $filled = (int) round($p['progress'] / 100 * $width);
     $bar = str_repeat('█', $filled) . str_repeat('░', $width - $filled);
     $counts = $p['total'] ? sprintf('%6d/%-6d', $p['processed'], $p['total']) : str_repeat(' ', 13);
     $label = sprintf('#%d %s:%s', $task->id, $task->identifier, $task->action);
-    $message = mb_strimwidth((string) $p['message'], 0, 44, '…');
-    return sprintf("%-18s %s %3d%% %s %-9s eta %-7s %-44s", $label, $bar, $p['progress'], $counts, $p['status'], $p['eta'], $message);
+    return sprintf('%-18s %s %3d%% %s %-9s eta %-7s %-44s', $label, $bar, $p['progress'], $counts, $p['status'], $p['eta'],
+        mb_strimwidth((string) $p['message'], 0, 44, '…'));
 }
 
 function print_table(array $rows): void

@@ -1,4 +1,6 @@
 //! `STask\Engine`: the native API. Each method is a thin, guarded call into the engine crate.
+// PHP sees parameter names as written here, and PHP's are camelCase (named arguments).
+#![allow(non_snake_case)]
 
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::exception::PhpResult;
@@ -68,7 +70,8 @@ impl PhpEngine {
     /// @param array|null $data the task's input, stored as JSON
     /// @param string $priority "low", "normal" or "high"
     /// @param array|null $options maxAttempts, availableAt (Unix time or DateTimeInterface),
-    ///   delay (seconds), userId
+    ///   delay (seconds), userId, unique (a key: while a task with it is unfinished, creating
+    ///   another returns that task instead)
     /// @throws \STask\Exception\InvalidArgumentException for bad input; nothing is written
     #[php(defaults(priority = "\"normal\""))]
     #[php(optional = "data")]
@@ -112,7 +115,8 @@ impl PhpEngine {
     /// with backoff while attempts remain.
     ///
     /// @param callable $dispatch function (STask\Task $task): void
-    /// @param array|null $options identifiers: only tasks of these worker identifiers
+    /// @param array|null $options identifiers: only tasks of these worker identifiers;
+    ///   ids: only these tasks, run now even if not due yet
     /// @return int the number of tasks completed
     #[php(defaults(limit = 10))]
     pub fn process_pending_tasks(
@@ -128,7 +132,7 @@ impl PhpEngine {
     }
 
     /// Like processPendingTasks(), but returns what happened: claimed, completed, retried,
-    /// failed, cancelled, lost, released, rescued, exited.
+    /// failed, cancelled, lost, released, rescued, exited, stopped.
     #[php(defaults(limit = 10))]
     pub fn process(
         &self,
@@ -148,6 +152,7 @@ impl PhpEngine {
                 ("released", zv(r.released as i64)),
                 ("rescued", zv(r.rescued as i64)),
                 ("exited", zv(r.exited)),
+                ("stopped", zv(r.stopped)),
             ]))
         })
     }
@@ -307,9 +312,100 @@ impl PhpEngine {
             if !seconds.is_finite() || !(0.0..=3600.0).contains(&seconds) {
                 return Err(invalid(format!("seconds must be between 0 and 3600, got {seconds}")));
             }
-            let identifiers = identifiers_option(options, "waiting")?;
+            let (identifiers, _) = selection_options(options, "waiting", false)?;
             let timeout = std::time::Duration::from_secs_f64(seconds);
             self.engine.wait_for_tasks(timeout, &identifiers).map_err(to_php)
+        })
+    }
+
+    /// Tasks finished per minute, and per worker: completed, failed, cancelled, average wait
+    /// (from due to started) and run time, 95th percentile and longest run, over the last
+    /// $minutes (1–1440): ['per_minute' => […], 'totals' => […], 'workers' => [id => […]]].
+    #[php(defaults(minutes = 60))]
+    pub fn metrics(&self, minutes: i64) -> PhpResult<ZBox<ZendHashTable>> {
+        guarded(|| Ok(convert::to_array(&self.engine.metrics(minutes).map_err(to_php)?)))
+    }
+
+    /// Deletes tasks and their files. Running tasks are skipped (cancel them first). Returns
+    /// the ids deleted.
+    ///
+    /// @param int[] $ids
+    /// @return int[]
+    pub fn delete(&self, ids: &ZendHashTable) -> PhpResult<Vec<i64>> {
+        guarded(|| {
+            let mut list = Vec::with_capacity(ids.len());
+            for v in ids.values() {
+                list.push(v.long().filter(|id| *id > 0).ok_or_else(|| invalid("ids must be a list of task ids"))?);
+            }
+            self.engine.delete(&list).map_err(to_php)
+        })
+    }
+
+    /// Asks processing to stop after the current task; unstarted claimed tasks are handed back.
+    /// Safe in a signal handler (pcntl_signal): this is how a worker stops gracefully.
+    pub fn request_stop(&self) -> PhpResult<()> {
+        guarded(|| {
+            self.engine.request_stop();
+            Ok(())
+        })
+    }
+
+    /// Deletes the progress and log files of tasks that finished more than $days days ago,
+    /// keeping their rows. Returns how many tasks had files.
+    pub fn prune_files(&self, days: i64) -> PhpResult<i64> {
+        guarded(|| Ok(self.engine.prune_files(days).map_err(to_php)? as i64))
+    }
+
+    /// URL schemes this build of the extension can open, e.g. ["sqlite"].
+    pub fn supported_backends() -> Vec<String> {
+        stask_engine::config::SUPPORTED_SCHEMES.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// Finds worker classes without loading any PHP: reads the project's composer.json (and
+    /// Evolution CMS's custom/composer.json) and vendor/composer/installed.json, lists the
+    /// PHP files their autoload rules cover, and returns the concrete classes that extend or
+    /// implement one of $roots. Returns ['candidates' => [['class', 'file', 'package'], …],
+    /// 'packages' => n, 'files' => n, 'parsed' => n, 'elapsedMs' => ms, 'warnings' => […]].
+    ///
+    /// @param string $projectDir the directory holding composer.json and vendor/
+    /// @param array $roots fully qualified base classes or interfaces of workers
+    /// @param array|null $exclude namespace prefixes whose classes are never candidates
+    /// @param string|null $cacheFile remembers what each file declared, so that the next scan
+    ///   reads only files that changed ('parsed' in the result says how many were read)
+    pub fn discover_workers(
+        projectDir: String,
+        roots: &ZendHashTable,
+        exclude: Option<&ZendHashTable>,
+        cacheFile: Option<String>,
+    ) -> PhpResult<ZBox<ZendHashTable>> {
+        guarded(|| {
+            let strings = |ht: &ZendHashTable, what: &str| -> PhpResult<Vec<String>> {
+                ht.values()
+                    .map(|v| {
+                        v.str().map(str::to_owned).ok_or_else(|| invalid(format!("{what} must be a list of strings")))
+                    })
+                    .collect()
+            };
+            let options = stask_engine::discovery::ScanOptions {
+                root: projectDir.into(),
+                roots: strings(roots, "roots")?,
+                exclude: exclude.map(|e| strings(e, "exclude")).transpose()?.unwrap_or_default(),
+                cache: cacheFile.filter(|f| !f.is_empty()).map(Into::into),
+            };
+            let report = stask_engine::discovery::scan(&options).map_err(to_php)?;
+            let candidates: Vec<serde_json::Value> = report
+                .candidates
+                .iter()
+                .map(|c| serde_json::json!({"class": c.class, "file": c.file.to_string_lossy(), "package": c.package}))
+                .collect();
+            Ok(convert::to_array(&serde_json::json!({
+                "candidates": candidates,
+                "packages": report.packages,
+                "files": report.files,
+                "elapsedMs": report.elapsed_ms,
+                "parsed": report.parsed,
+                "warnings": report.warnings,
+            })))
         })
     }
 
@@ -321,8 +417,14 @@ impl PhpEngine {
 }
 
 /// The `identifiers` option of processing and waiting: a list of worker identifiers.
-fn identifiers_option(options: Option<&ZendHashTable>, what: &str) -> PhpResult<Vec<String>> {
+/// The `identifiers` option (and `ids`, where `with_ids`) of processing and waiting calls.
+fn selection_options(
+    options: Option<&ZendHashTable>,
+    what: &str,
+    with_ids: bool,
+) -> PhpResult<(Vec<String>, Vec<i64>)> {
     let mut identifiers = Vec::new();
+    let mut ids = Vec::new();
     if let Some(options) = options {
         let mut iter = options.iter();
         while let Some((key, value)) = iter.next_zval() {
@@ -334,11 +436,20 @@ fn identifiers_option(options: Option<&ZendHashTable>, what: &str) -> PhpResult<
                         identifiers.push(s.to_owned());
                     }
                 }
+                Some("ids") if with_ids => {
+                    let list = value.array().ok_or_else(|| invalid("ids must be an array of task ids"))?;
+                    for v in list.values() {
+                        ids.push(
+                            v.long().filter(|id| *id > 0).ok_or_else(|| invalid("ids must be an array of task ids"))?,
+                        );
+                    }
+                }
+                _ if with_ids => return Err(invalid(format!("unknown {what} option; use identifiers or ids"))),
                 _ => return Err(invalid(format!("unknown {what} option; use identifiers"))),
             }
         }
     }
-    Ok(identifiers)
+    Ok((identifiers, ids))
 }
 
 impl PhpEngine {
@@ -351,7 +462,8 @@ impl PhpEngine {
         if !(0..=1_000_000).contains(&limit) {
             return Err(invalid(format!("limit must be between 0 and 1000000, got {limit}")));
         }
-        let opts = ProcessOptions { limit: limit as usize, identifiers: identifiers_option(options, "processing")? };
+        let (identifiers, ids) = selection_options(options, "processing", true)?;
+        let opts = ProcessOptions { limit: limit as usize, identifiers, ids };
         self.engine.process_pending(&opts, |task| dispatch::call(dispatch, task)).map_err(to_php)
     }
 }

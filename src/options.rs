@@ -162,6 +162,11 @@ fn apply_task_option(task: &mut NewTask, key: &str, value: &Zval) -> Result<bool
             }
             task.available_at = Some(stask_engine::time::now_ms() + (secs * 1000.0).round() as i64);
         }
+        "unique" => {
+            if !value.is_null() {
+                task.unique_key = Some(string(value, "unique")?);
+            }
+        }
         "userId" => {
             if !value.is_null() {
                 task.started_by = Some(int(value, "userId")?);
@@ -172,7 +177,7 @@ fn apply_task_option(task: &mut NewTask, key: &str, value: &Zval) -> Result<bool
     Ok(true)
 }
 
-const TASK_OPTIONS: &str = "maxAttempts, availableAt, delay, userId";
+const TASK_OPTIONS: &str = "maxAttempts, availableAt, delay, userId, unique";
 
 pub fn new_task(
     identifier: &str,

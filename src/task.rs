@@ -149,6 +149,12 @@ impl PhpTask {
         seconds(self.task.updated_at)
     }
 
+    /// Its unique key: while it is unfinished, creating a task with this key returns it.
+    #[php(getter)]
+    pub fn get_unique_key(&self) -> Option<String> {
+        self.task.unique_key.clone()
+    }
+
     /// A cancel was requested while it runs.
     #[php(getter)]
     pub fn get_cancel_requested(&self) -> bool {
@@ -204,6 +210,7 @@ impl PhpTask {
             ("createdAt", zv(seconds(t.created_at))),
             ("updatedAt", zv(seconds(t.updated_at))),
             ("cancelRequested", zv(t.cancel_requested)),
+            ("uniqueKey", zv(t.unique_key.clone())),
         ])
     }
 }

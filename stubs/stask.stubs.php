@@ -62,7 +62,8 @@ namespace STask {
          * @param array|null $data the task's input, stored as JSON
          * @param string $priority "low", "normal" or "high"
          * @param array|null $options maxAttempts, availableAt (Unix time or DateTimeInterface),
-         *   delay (seconds), userId
+         *   delay (seconds), userId, unique (a key: while a task with it is unfinished, creating
+         *   another returns that task instead)
          * @throws \STask\Exception\InvalidArgumentException for bad input; nothing is written
          *
          * @param string $identifier
@@ -85,6 +86,39 @@ namespace STask {
          * @return array
          */
         public function createMany(array $tasks): array {}
+
+        /**
+         * Deletes tasks and their files. Running tasks are skipped (cancel them first). Returns
+         * the ids deleted.
+         *
+         * @param int[] $ids
+         * @return int[]
+         *
+         * @param array $ids
+         * @return array
+         */
+        public function delete(array $ids): array {}
+
+        /**
+         * Finds worker classes without loading any PHP: reads the project's composer.json (and
+         * Evolution CMS's custom/composer.json) and vendor/composer/installed.json, lists the
+         * PHP files their autoload rules cover, and returns the concrete classes that extend or
+         * implement one of $roots. Returns ['candidates' => [['class', 'file', 'package'], …],
+         * 'packages' => n, 'files' => n, 'parsed' => n, 'elapsedMs' => ms, 'warnings' => […]].
+         *
+         * @param string $projectDir the directory holding composer.json and vendor/
+         * @param array $roots fully qualified base classes or interfaces of workers
+         * @param array|null $exclude namespace prefixes whose classes are never candidates
+         * @param string|null $cacheFile remembers what each file declared, so that the next scan
+         *   reads only files that changed ('parsed' in the result says how many were read)
+         *
+         * @param string $projectDir
+         * @param array $roots
+         * @param array|null $exclude
+         * @param string|null $cacheFile
+         * @return array
+         */
+        public static function discoverWorkers(string $projectDir, array $roots, ?array $exclude = null, ?string $cacheFile = null): array {}
 
         /**
          * Fails the task for good (no retry; to retry, throw from the handler).
@@ -147,6 +181,16 @@ namespace STask {
         public function logs(int $id, ?string $level = null, int $limit = 100): array {}
 
         /**
+         * Tasks finished per minute, and per worker: completed, failed, cancelled, average wait
+         * (from due to started) and run time, 95th percentile and longest run, over the last
+         * $minutes (1–1440): ['per_minute' => […], 'totals' => […], 'workers' => [id => […]]].
+         *
+         * @param int $minutes
+         * @return array
+         */
+        public function metrics(int $minutes = 60): array {}
+
+        /**
          * Creates the tables, or upgrades them (also a database made by upstream sTask, keeping
          * its rows). Idempotent.
          *
@@ -156,7 +200,7 @@ namespace STask {
 
         /**
          * Like processPendingTasks(), but returns what happened: claimed, completed, retried,
-         * failed, cancelled, lost, released, rescued, exited.
+         * failed, cancelled, lost, released, rescued, exited, stopped.
          *
          * @param callable $dispatch
          * @param int $limit
@@ -172,7 +216,8 @@ namespace STask {
          * with backoff while attempts remain.
          *
          * @param callable $dispatch function (STask\Task $task): void
-         * @param array|null $options identifiers: only tasks of these worker identifiers
+         * @param array|null $options identifiers: only tasks of these worker identifiers;
+         *   ids: only these tasks, run now even if not due yet
          * @return int the number of tasks completed
          *
          * @param callable $dispatch
@@ -202,6 +247,15 @@ namespace STask {
         public function prune(int $days): int {}
 
         /**
+         * Deletes the progress and log files of tasks that finished more than $days days ago,
+         * keeping their rows. Returns how many tasks had files.
+         *
+         * @param int $days
+         * @return int
+         */
+        public function pruneFiles(int $days): int {}
+
+        /**
          * Reports progress: ['progress' => 0–100, 'processed' => n, 'total' => n,
          * 'message' => '…', 'eta' => seconds]. Absent keys keep their value; the percent is
          * derived from processed/total when not given. Costs microseconds in a tight loop.
@@ -214,6 +268,14 @@ namespace STask {
          * @return void
          */
         public function pushProgress(int $id, array $progress): void {}
+
+        /**
+         * Asks processing to stop after the current task; unstarted claimed tasks are handed back.
+         * Safe in a signal handler (pcntl_signal): this is how a worker stops gracefully.
+         *
+         * @return void
+         */
+        public function requestStop(): void {}
 
         /**
          * Queues a failed or cancelled task again with fresh attempts. False for other statuses.
@@ -229,6 +291,13 @@ namespace STask {
          * @return array
          */
         public function stats(): array {}
+
+        /**
+         * URL schemes this build of the extension can open, e.g. ["sqlite"].
+         *
+         * @return array
+         */
+        public static function supportedBackends(): array {}
 
         /**
          * Blocks until a task may be ready to claim — one is due, or a worker's lease expired —
@@ -396,6 +465,13 @@ namespace STask {
          * @var string
          */
         public readonly string $statusText;
+
+        /**
+         * Its unique key: while it is unfinished, creating a task with this key returns it.
+         *
+         * @var string|null
+         */
+        public readonly ?string $uniqueKey;
 
         /**
          * Unix time of its last change.

@@ -27,7 +27,9 @@ fn main() {
                 let mut done = 0;
                 loop {
                     let r = engine
-                        .process_pending(&ProcessOptions { limit: 1000, identifiers: vec![] }, |_| Outcome::Returned)
+                        .process_pending(&ProcessOptions { limit: 1000, identifiers: vec![], ids: vec![] }, |_| {
+                            Outcome::Returned
+                        })
                         .unwrap();
                     done += r.completed;
                     if r.claimed == 0 {

@@ -82,6 +82,10 @@ pub struct Config {
 
 pub const MAX_PREFIX_LEN: usize = 32;
 
+/// URL schemes this build can open (their aliases — `sqlite3`, `postgresql`, `pgsql`,
+/// `mariadb` — work too).
+pub const SUPPORTED_SCHEMES: &[&str] = &["sqlite", "postgres", "mysql"];
+
 impl Config {
     /// Parses an engine URL: `sqlite:/abs/path.db`, `sqlite:relative.db`, `sqlite:///abs/path.db`,
     /// `sqlite::memory:`, `postgres://user:pass@host:5432/db` (or `postgresql://`, `pgsql://`),

@@ -102,6 +102,9 @@ pub struct Engine {
     pub(crate) buffered: Mutex<Vec<Settled>>,
     /// How long an idle `wait_for_tasks` sleeps between polls (grows while nothing comes).
     pub(crate) idle_poll: Mutex<std::time::Duration>,
+    /// Set by [`Engine::request_stop`] (e.g. from a signal handler) to end processing after
+    /// the current task.
+    pub(crate) stop: std::sync::atomic::AtomicBool,
 }
 
 fn owner_name(config: &Config) -> String {
@@ -130,6 +133,7 @@ impl Engine {
             runtime: ManuallyDrop::new(Mutex::new(runtime)),
             buffered: Mutex::new(Vec::new()),
             idle_poll: Mutex::new(MIN_POLL),
+            stop: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -196,6 +200,33 @@ impl Engine {
             rt.last_inline_check = last_check;
             rt.last_inline_upkeep = Instant::now();
         }
+    }
+
+    /// Asks a running `process_pending` to stop after its current task (unstarted claims are
+    /// handed back). Safe to call from a signal handler; the next processing call clears it.
+    pub fn request_stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Reads and clears the stop request.
+    pub(crate) fn take_stop_request(&self) -> bool {
+        self.stop.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Deletes the progress snapshots and logs (files, or rows of the database journal) of
+    /// tasks that finished more than `days` days ago, keeping the tasks. Returns how many
+    /// tasks had any.
+    pub fn prune_files(&self, days: i64) -> Result<usize> {
+        if !(0..=36_500).contains(&days) {
+            return Err(Error::invalid(format!("days must be between 0 and 36500, got {days}")));
+        }
+        self.flush_if_buffered()?;
+        let ids = self.runtime()?.store.finished_before(now_ms() - days * 86_400_000)?;
+        self.journal.remove(&ids)
     }
 
     /// Creates or upgrades the tables (idempotent).
@@ -500,6 +531,29 @@ impl Engine {
         }
         let task = self.get(id)?;
         Ok(task.status == Status::Cancelled || task.cancel_requested)
+    }
+
+    /// Tasks finished per minute and wait/run times per worker over the last `minutes`.
+    pub fn metrics(&self, minutes: i64) -> Result<Value> {
+        if !(1..=1440).contains(&minutes) {
+            return Err(Error::invalid(format!("minutes must be between 1 and 1440, got {minutes}")));
+        }
+        self.flush_if_buffered()?;
+        let now = now_ms();
+        let timings = self.runtime()?.store.finished_since(now - minutes * 60_000, crate::metrics::MAX_TIMINGS)?;
+        Ok(crate::metrics::summarize(&timings, now, minutes))
+    }
+
+    /// Deletes tasks with their files; running tasks are skipped (cancel them first).
+    /// Returns the ids deleted.
+    pub fn delete(&self, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.len() > 10_000 {
+            return Err(Error::invalid("at most 10000 tasks can be deleted at once"));
+        }
+        self.flush_if_buffered()?;
+        let deleted = self.runtime()?.store.delete(ids)?;
+        self.journal.remove(&deleted)?;
+        Ok(deleted)
     }
 
     pub fn stats(&self) -> Result<Stats> {

@@ -139,11 +139,20 @@ impl Journal {
         }
     }
 
-    /// Deletes the snapshots and logs of these tasks.
-    pub fn remove(&self, ids: &[i64]) -> Result<()> {
+    /// Deletes the snapshots and logs of these tasks; returns how many of them had any.
+    pub fn remove(&self, ids: &[i64]) -> Result<usize> {
         match self {
-            Journal::Files(f) => ids.iter().try_for_each(|id| f.remove(*id)),
-            Journal::Database(d) => d.with(|s| s.delete_journal(ids)),
+            Journal::Files(f) => {
+                let mut had = 0;
+                for id in ids {
+                    if f.has_snapshot(*id) || f.log_path(*id).exists() {
+                        had += 1;
+                    }
+                    f.remove(*id)?;
+                }
+                Ok(had)
+            }
+            Journal::Database(d) => Ok(d.with(|s| s.delete_journal(ids))?.len()),
         }
     }
 

@@ -12,16 +12,20 @@
 //! - [`journal`]: progress snapshots and logs, in files ([`files`]) or in the database.
 //! - [`files`]: `{id}.json` progress snapshots and `{id}.log` logs.
 //! - [`wait`]: blocking until work may be there (PostgreSQL `LISTEN`, polling elsewhere).
+//! - [`discovery`]: finding worker classes in Composer packages without running PHP.
 //! - [`retry`]: exponential backoff with jitter.
+//! - [`metrics`]: throughput and timings for dashboards.
 //! - [`error`]: the one error type, mapped to PHP exceptions by the extension.
 
 pub mod claims;
 pub mod config;
+pub mod discovery;
 pub mod engine;
 pub mod error;
 pub mod files;
 pub mod heartbeat;
 pub mod journal;
+pub mod metrics;
 pub mod process;
 pub mod retry;
 pub mod store;

@@ -29,6 +29,8 @@ pub struct ProcessOptions {
     pub limit: usize,
     /// Only tasks of these identifiers (empty: all).
     pub identifiers: Vec<String>,
+    /// Only these tasks, run now even if not due yet (empty: any due task).
+    pub ids: Vec<i64>,
 }
 
 /// How a handler call ended.
@@ -81,6 +83,8 @@ pub struct ProcessReport {
     pub rescued: usize,
     /// The handler ended the script (`exit()`).
     pub exited: bool,
+    /// Processing stopped early because [`Engine::request_stop`] was called.
+    pub stopped: bool,
 }
 
 impl ProcessReport {
@@ -107,7 +111,11 @@ impl Engine {
                 break;
             }
             report.rescued += self.rescue_due()?;
-            let tasks = self.claim(batch_size.min(remaining), &options.identifiers)?;
+            if self.take_stop_request() {
+                report.stopped = true;
+                break;
+            }
+            let tasks = self.claim_filtered(batch_size.min(remaining), &options.identifiers, &options.ids)?;
             if tasks.is_empty() {
                 break;
             }
@@ -130,6 +138,11 @@ impl Engine {
                     return Ok(report);
                 }
                 self.settle(task, outcome, &mut report)?;
+                if self.stop_requested() {
+                    // Stop after the current task: hand the rest of the batch back.
+                    report.released += self.release(&tasks[i + 1..])?;
+                    break;
+                }
                 if self.oldest_buffered().is_some_and(|at| at.elapsed() >= FLUSH_AFTER) {
                     self.flush()?;
                 }
@@ -193,11 +206,15 @@ impl Engine {
 
     /// Claims up to `limit` due tasks for this process and registers their leases.
     pub fn claim(&self, limit: usize, identifiers: &[String]) -> Result<Vec<Task>> {
+        self.claim_filtered(limit, identifiers, &[])
+    }
+
+    fn claim_filtered(&self, limit: usize, identifiers: &[String], ids: &[i64]) -> Result<Vec<Task>> {
         let mut rt = self.runtime()?;
         let now = now_ms();
         let lease_until = now + self.config.lease_ms;
         let owner = rt.owner.clone();
-        let tasks = rt.store.claim(&ClaimRequest { owner: &owner, limit, now, lease_until, identifiers })?;
+        let tasks = rt.store.claim(&ClaimRequest { owner: &owner, limit, now, lease_until, identifiers, ids })?;
         if tasks.is_empty() {
             return Ok(tasks);
         }

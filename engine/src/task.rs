@@ -154,6 +154,8 @@ pub struct Task {
     pub result: Option<Value>,
     pub last_error: Option<String>,
     pub started_by: Option<i64>,
+    /// While the task is pending or running, no other task can have this key.
+    pub unique_key: Option<String>,
     pub available_at: Option<Millis>,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
@@ -177,6 +179,8 @@ pub struct NewTask {
     /// Not before this time; `None` means now.
     pub available_at: Option<Millis>,
     pub started_by: Option<i64>,
+    /// Creating a task whose key an unfinished task already holds returns that task instead.
+    pub unique_key: Option<String>,
 }
 
 impl NewTask {
@@ -190,6 +194,7 @@ impl NewTask {
             max_attempts: None,
             available_at: None,
             started_by: None,
+            unique_key: None,
         }
     }
 
@@ -205,6 +210,13 @@ impl NewTask {
         if let Some(at) = self.available_at {
             if !(0..=253_402_300_799_000).contains(&at) {
                 return Err(Error::invalid("availableAt must be a time between 1970 and 9999"));
+            }
+        }
+        if let Some(key) = &self.unique_key {
+            if key.is_empty() || key.len() > MAX_NAME_LEN || key.chars().any(char::is_control) {
+                return Err(Error::invalid(format!(
+                    "unique key must be 1 to {MAX_NAME_LEN} bytes without control characters"
+                )));
             }
         }
         if let Some(user) = self.started_by {
@@ -233,6 +245,7 @@ impl NewTask {
             result: None,
             last_error: None,
             started_by: self.started_by,
+            unique_key: self.unique_key,
             available_at: Some(available_at),
             started_at: None,
             finished_at: None,

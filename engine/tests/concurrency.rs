@@ -36,7 +36,7 @@ fn concurrent_workers_never_run_a_task_twice(sb: Sandbox) {
                 let mut mine = 0;
                 loop {
                     let report = engine
-                        .process_pending(&ProcessOptions { limit: 50, identifiers: vec![] }, |t| {
+                        .process_pending(&ProcessOptions { limit: 50, identifiers: vec![], ids: vec![] }, |t| {
                             *runs.lock().unwrap().entry(t.id).or_default() += 1;
                             Outcome::Returned
                         })

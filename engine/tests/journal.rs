@@ -17,7 +17,7 @@ use serde_json::json;
 use stask_engine::{Engine, JournalMode, Level, Outcome, ProcessOptions, ProgressUpdate, Status};
 
 fn opts(limit: usize) -> ProcessOptions {
-    ProcessOptions { limit, identifiers: Vec::new() }
+    ProcessOptions { limit, identifiers: Vec::new(), ids: Vec::new() }
 }
 
 /// An engine keeping its journal in the database, with a storage directory of its own.

@@ -1,5 +1,6 @@
 //! The task lifecycle on every backend: create, claim order, outcomes, retries, cancel,
-//! progress, logs, fencing, rescue, stats and pruning.
+//! progress, logs, fencing, rescue, stats, pruning, running chosen tasks, unique keys, delete
+//! and metrics.
 
 #[macro_use]
 mod common;
@@ -24,6 +25,11 @@ conformance! {
     prune_deletes_old_finished_tasks_and_their_files,
     exit_leaves_the_task_to_its_lease_and_releases_the_rest,
     an_unwritable_storage_directory_is_refused_up_front,
+    specific_tasks_can_be_run_on_demand_even_before_they_are_due,
+    a_stop_request_ends_processing_after_the_current_task,
+    old_files_can_be_pruned_while_rows_are_kept,
+    unique_keys_keep_one_unfinished_task_per_key,
+    delete_skips_running_tasks_and_removes_files,
 }
 
 use std::cell::RefCell;
@@ -34,7 +40,7 @@ use serde_json::{Value, json};
 use stask_engine::{Error, HandlerError, Level, NewTask, Outcome, Priority, ProcessOptions, ProgressUpdate, Status};
 
 fn opts(limit: usize) -> ProcessOptions {
-    ProcessOptions { limit, identifiers: Vec::new() }
+    ProcessOptions { limit, identifiers: Vec::new(), ids: Vec::new() }
 }
 
 fn boom() -> Outcome {
@@ -122,7 +128,7 @@ fn limit_is_respected_and_identifier_filter_works(sb: Sandbox) {
     }
     let seen = RefCell::new(Vec::new());
     let report = engine
-        .process_pending(&ProcessOptions { limit: 3, identifiers: vec!["odd".into()] }, |t| {
+        .process_pending(&ProcessOptions { limit: 3, identifiers: vec!["odd".into()], ids: vec![] }, |t| {
             seen.borrow_mut().push(t.identifier.clone());
             Outcome::Returned
         })
@@ -464,4 +470,108 @@ fn an_unwritable_storage_directory_is_refused_up_front(sb: Sandbox) {
     let err = stask_engine::Engine::open(config).err().expect("must fail");
     assert!(matches!(err, Error::Storage(_)), "{err}");
     assert!(!sb.db_path().exists(), "nothing was written");
+}
+
+fn specific_tasks_can_be_run_on_demand_even_before_they_are_due(sb: Sandbox) {
+    let engine = sb.engine();
+    let first = engine.create(task("w", "a")).unwrap().id;
+    let mut later = task("w", "later");
+    later.available_at = Some(stask_engine::time::now_ms() + 3_600_000);
+    let later = engine.create(later).unwrap().id;
+    let ran = RefCell::new(Vec::new());
+    let report = engine
+        .process_pending(&ProcessOptions { limit: 10, identifiers: vec![], ids: vec![later] }, |t| {
+            ran.borrow_mut().push(t.id);
+            Outcome::Returned
+        })
+        .unwrap();
+    assert_eq!(ran.into_inner(), vec![later]);
+    assert_eq!(report.completed, 1);
+    assert_eq!(engine.get(first).unwrap().status, Status::Pending, "other tasks are left alone");
+}
+
+fn a_stop_request_ends_processing_after_the_current_task(sb: Sandbox) {
+    let engine = sb.engine();
+    for _ in 0..20 {
+        engine.create(task("w", "a")).unwrap();
+    }
+    // Grow the batch first so that unstarted claims exist when the stop arrives.
+    engine.process_pending(&opts(3), |_| Outcome::Returned).unwrap();
+    let mut n = 0;
+    let report = engine
+        .process_pending(&opts(100), |_| {
+            n += 1;
+            if n == 2 {
+                engine.request_stop();
+            }
+            Outcome::Returned
+        })
+        .unwrap();
+    assert!(report.stopped);
+    assert_eq!(report.completed, 2);
+    let stats = engine.stats().unwrap();
+    assert!(stats.by_status.contains(&(Status::Pending, 15)), "{stats:?}");
+    // The request is consumed: the next call processes normally.
+    assert_eq!(engine.process_pending(&opts(100), |_| Outcome::Returned).unwrap().completed, 15);
+}
+
+fn old_files_can_be_pruned_while_rows_are_kept(sb: Sandbox) {
+    let engine = sb.engine();
+    let id = engine.create(task("w", "a")).unwrap().id;
+    engine.log(id, Level::Info, "x", None).unwrap();
+    engine.push_progress(id, ProgressUpdate { message: Some("m".into()), ..Default::default() }).unwrap();
+    engine.complete(id, None, None).unwrap();
+    assert_eq!(engine.prune_files(1).unwrap(), 0, "too recent");
+    assert_eq!(engine.prune_files(0).unwrap(), 1);
+    assert!(!sb.file(&format!("{id}.log")).exists() && !sb.file(&format!("{id}.json")).exists());
+    assert!(engine.find(id).unwrap().is_some());
+}
+
+fn unique_keys_keep_one_unfinished_task_per_key(sb: Sandbox) {
+    let engine = sb.engine();
+    let mut keyed = task("report", "build");
+    keyed.unique_key = Some("report:2026-11".into());
+    let first = engine.create(keyed.clone()).unwrap();
+    let again = engine.create(keyed.clone()).unwrap();
+    assert_eq!(again.id, first.id, "the unfinished task with the key is returned");
+    let batch = engine.create_many(vec![keyed.clone(), task("other", "x"), keyed.clone()]).unwrap();
+    assert_eq!(batch[0].id, first.id);
+    assert_eq!(batch[2].id, first.id);
+    assert_ne!(batch[1].id, first.id);
+    engine
+        .process_pending(&ProcessOptions { limit: 10, identifiers: vec!["report".into()], ids: vec![] }, |_| boom())
+        .unwrap();
+    assert_eq!(engine.create(keyed.clone()).unwrap().id, first.id, "still unfinished while waiting for a retry");
+    engine.cancel(first.id).unwrap();
+    let fresh = engine.create(keyed.clone()).unwrap();
+    assert_ne!(fresh.id, first.id, "a finished task frees its key");
+    let err = engine.retry(first.id).unwrap_err();
+    assert!(matches!(err, Error::InvalidState { .. }), "{err}");
+    let mut bad = task("report", "build");
+    bad.unique_key = Some(String::new());
+    assert!(matches!(engine.create(bad), Err(Error::InvalidArgument(_))));
+}
+
+fn delete_skips_running_tasks_and_removes_files(sb: Sandbox) {
+    let engine = sb.engine();
+    let pending = engine.create(task("w", "a")).unwrap().id;
+    let done = engine.create(task("w", "b")).unwrap().id;
+    engine.log(done, Level::Info, "x", None).unwrap();
+    engine.complete(done, None, None).unwrap();
+    let running = engine.create(task("w", "c")).unwrap().id;
+    let deleted = RefCell::new(Vec::new());
+    engine
+        .process_pending(&ProcessOptions { limit: 1, identifiers: vec![], ids: vec![running] }, |_| {
+            *deleted.borrow_mut() = engine.delete(&[pending, done, running, 9999]).unwrap();
+            Outcome::Returned
+        })
+        .unwrap();
+    let mut deleted = deleted.into_inner();
+    deleted.sort();
+    assert_eq!(deleted, vec![pending, done]);
+    assert!(engine.find(running).unwrap().is_some());
+    assert!(!sb.file(&format!("{done}.log")).exists());
+    let m = engine.metrics(60).unwrap();
+    assert_eq!(m["totals"]["completed"], 1, "{m}");
+    assert!(matches!(engine.metrics(0), Err(Error::InvalidArgument(_))));
 }

@@ -151,7 +151,7 @@ fn a_database_from_upstream_stask_is_upgraded_in_place_keeping_rows(sb: Sandbox)
     // Upstream's rows run in priority order; the stuck running row is rescued, not lost.
     let order = std::cell::RefCell::new(Vec::new());
     let report = engine
-        .process_pending(&ProcessOptions { limit: 10, identifiers: vec![] }, |t| {
+        .process_pending(&ProcessOptions { limit: 10, identifiers: vec![], ids: vec![] }, |t| {
             order.borrow_mut().push(t.id);
             Outcome::Returned
         })

@@ -35,7 +35,7 @@ fn workers_reconnect_after_the_server_drops_their_connections(sb: Sandbox) {
                 let deadline = std::time::Instant::now() + Duration::from_secs(60);
                 loop {
                     let report = engine
-                        .process_pending(&ProcessOptions { limit: 20, identifiers: vec![] }, |t| {
+                        .process_pending(&ProcessOptions { limit: 20, identifiers: vec![], ids: vec![] }, |t| {
                             *runs.lock().unwrap().entry(t.id).or_default() += 1;
                             std::thread::sleep(Duration::from_millis(2));
                             Outcome::Returned
@@ -85,7 +85,8 @@ fn a_waiting_worker_survives_a_dropped_connection(sb: Sandbox) {
         waiting.join().unwrap()
     });
     assert!(woke);
-    let report =
-        worker.process_pending(&ProcessOptions { limit: 5, identifiers: vec![] }, |_| Outcome::Returned).unwrap();
+    let report = worker
+        .process_pending(&ProcessOptions { limit: 5, identifiers: vec![], ids: vec![] }, |_| Outcome::Returned)
+        .unwrap();
     assert_eq!(report.completed, 1);
 }

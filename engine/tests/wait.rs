@@ -40,7 +40,9 @@ fn a_new_task_wakes_a_waiting_worker(sb: Sandbox) {
     });
     assert!(woke, "woken by the new task");
     common::shout(&format!("{:?}: woken {:?} after the wait began", sb.kind, started.elapsed()));
-    let r = worker.process_pending(&ProcessOptions { limit: 1, identifiers: vec![] }, |_| Outcome::Returned).unwrap();
+    let r = worker
+        .process_pending(&ProcessOptions { limit: 1, identifiers: vec![], ids: vec![] }, |_| Outcome::Returned)
+        .unwrap();
     assert_eq!(r.completed, 1);
 }
 
@@ -50,7 +52,9 @@ fn a_delayed_task_wakes_the_worker_when_due(sb: Sandbox) {
     soon.available_at = Some(stask_engine::time::now_ms() + 400);
     engine.create(soon).unwrap();
     assert!(engine.wait_for_tasks(Duration::from_secs(30), &[]).unwrap());
-    let r = engine.process_pending(&ProcessOptions { limit: 1, identifiers: vec![] }, |_| Outcome::Returned).unwrap();
+    let r = engine
+        .process_pending(&ProcessOptions { limit: 1, identifiers: vec![], ids: vec![] }, |_| Outcome::Returned)
+        .unwrap();
     assert_eq!(r.completed, 1, "due when the wait returned");
 }
 
@@ -60,9 +64,13 @@ fn an_expired_lease_wakes_the_worker_to_rescue_it(sb: Sandbox) {
     let dead = sb.engine();
     assert_eq!(dead.claim(1, &[]).unwrap().len(), 1);
     std::mem::forget(dead); // like SIGKILL
-    engine.process_pending(&ProcessOptions { limit: 0, identifiers: vec![] }, |_| Outcome::Returned).unwrap();
+    engine
+        .process_pending(&ProcessOptions { limit: 0, identifiers: vec![], ids: vec![] }, |_| Outcome::Returned)
+        .unwrap();
     sb.exec("UPDATE evo_s_tasks SET lease_expires_at = 1");
     assert!(engine.wait_for_tasks(Duration::from_secs(30), &[]).unwrap());
-    let r = engine.process_pending(&ProcessOptions { limit: 0, identifiers: vec![] }, |_| Outcome::Returned).unwrap();
+    let r = engine
+        .process_pending(&ProcessOptions { limit: 0, identifiers: vec![], ids: vec![] }, |_| Outcome::Returned)
+        .unwrap();
     assert_eq!(r.rescued, 1, "rescued at once, not a second later");
 }

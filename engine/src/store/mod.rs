@@ -31,7 +31,8 @@ use crate::time::Millis;
 
 /// The schema version every backend migrates to. 1: upstream's tables plus claims, leases,
 /// fencing, retries and cancels. 2: progress snapshots and logs kept in the database.
-pub const LATEST_VERSION: i64 = 2;
+/// 3: unique keys (at most one unfinished task per key).
+pub const LATEST_VERSION: i64 = 3;
 
 /// Proof of ownership of a claimed task: its id and the fencing token of the claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,6 +50,9 @@ pub struct ClaimRequest<'a> {
     pub lease_until: Millis,
     /// Only tasks of these identifiers (empty: any).
     pub identifiers: &'a [String],
+    /// Only these tasks, due or not (empty: any due task; when given, `identifiers` is not
+    /// applied). Used to run one task on demand.
+    pub ids: &'a [i64],
 }
 
 /// How a claimed task leaves the running state.
@@ -111,6 +115,16 @@ pub struct Stats {
     pub by_identifier: Vec<(String, Status, i64)>,
 }
 
+/// Timing of one task that started or finished recently (for metrics).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    pub identifier: String,
+    pub status: Status,
+    pub available_at: Option<Millis>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+}
+
 /// What a migration did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
@@ -149,8 +163,14 @@ pub trait Store: Send {
     /// Failed or cancelled → pending with fresh attempts. `false` when the status did not allow it.
     fn retry(&mut self, id: i64, now: Millis) -> Result<bool>;
     fn stats(&mut self) -> Result<Stats>;
+    /// Ids of finished tasks that finished before `before` (their files may be cleaned).
+    fn finished_before(&mut self, before: Millis) -> Result<Vec<i64>>;
     /// Deletes finished tasks that finished before `before`; returns their ids.
     fn prune(&mut self, before: Millis) -> Result<Vec<i64>>;
+    /// Deletes tasks that are not running (pending, or finished); returns the ids deleted.
+    fn delete(&mut self, ids: &[i64]) -> Result<Vec<i64>>;
+    /// Tasks that finished since `since` (at most `limit`, newest first), for metrics.
+    fn finished_since(&mut self, since: Millis, limit: usize) -> Result<Vec<Timing>>;
     /// A second connection to the same database, for the heartbeat thread. `None` when the
     /// database cannot be shared (in-memory SQLite).
     fn sibling(&self) -> Result<Option<Box<dyn Store>>>;
@@ -179,8 +199,8 @@ pub trait Store: Send {
     /// The last `limit` entries of a task, oldest first.
     fn get_logs(&mut self, id: i64, level: Option<Level>, limit: usize) -> Result<Vec<LogEntry>>;
     fn has_logs(&mut self, id: i64) -> Result<bool>;
-    /// Deletes the snapshots and logs of these tasks.
-    fn delete_journal(&mut self, ids: &[i64]) -> Result<()>;
+    /// Deletes the snapshots and logs of these tasks; returns the ids that had any.
+    fn delete_journal(&mut self, ids: &[i64]) -> Result<Vec<i64>>;
 }
 
 /// Opens the store a configuration names.
@@ -227,6 +247,37 @@ pub(crate) fn rescue_plan(
             format!("Attempt {attempts}/{max_attempts} lost: the worker ({who}) stopped responding (lease expired)");
         (Status::Pending, Some(now + retry.delay_ms(attempts)), msg)
     }
+}
+
+/// Why a finished task cannot be queued again: an unfinished task holds its unique key.
+pub(crate) fn unique_key_taken(id: i64, status: Status) -> crate::error::Error {
+    crate::error::Error::InvalidState { id, status, operation: "retry: another unfinished task holds its unique key" }
+}
+
+/// Unique keys in a batch of new tasks: `insert` lists the tasks to write (every task without a
+/// key, and each key's first task), `answer` gives for every task the position in `insert` of
+/// the task it becomes (a later task with the same key becomes the first one).
+pub(crate) struct UniqueKeys {
+    pub insert: Vec<usize>,
+    pub answer: Vec<usize>,
+}
+
+pub(crate) fn unique_keys(tasks: &[NewTask]) -> UniqueKeys {
+    let mut insert = Vec::with_capacity(tasks.len());
+    let mut answer = Vec::with_capacity(tasks.len());
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, task) in tasks.iter().enumerate() {
+        if let Some(key) = task.unique_key.as_deref() {
+            if let Some(&at) = first.get(key) {
+                answer.push(at);
+                continue;
+            }
+            first.insert(key, insert.len());
+        }
+        answer.push(insert.len());
+        insert.push(i);
+    }
+    UniqueKeys { insert, answer }
 }
 
 /// A task's row after a claim changed it, computed from the row before (backends without

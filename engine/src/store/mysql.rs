@@ -14,10 +14,12 @@ use crate::config::{Backend, ClaimLocking, Config};
 use crate::error::{Error, Result};
 use crate::files::{Level, LogEntry};
 use crate::retry::RetryPolicy;
-use crate::store::server::{Fail, Link, Mode, context_text, log_from_row, task_from_row};
+use crate::store::server::{
+    Fail, Link, Mode, context_text, is_unique_violation, log_from_row, task_from_row, timing_from_row,
+};
 use crate::store::{
-    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Transition, claimed,
-    mysql_schema, renewal_from_rows, rescue_plan, sort_claimed,
+    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Timing, Transition,
+    claimed, mysql_schema, renewal_from_rows, rescue_plan, sort_claimed, unique_key_taken, unique_keys,
 };
 use crate::task::{NewTask, Status, Task, encode_json};
 use crate::time::Millis;
@@ -41,7 +43,7 @@ fn task_columns() -> String {
     let int = |c: &str| format!("CAST({c} AS SIGNED)");
     format!(
         "{}, identifier, action, {}, priority, meta, {}, {}, {}, message, result, last_error, {}, {}, {}, {}, {}, {}, \
-         {}, {}, locked_by, {}",
+         {}, {}, locked_by, {}, unique_key",
         int("id"),
         int("status"),
         int("progress"),
@@ -211,6 +213,12 @@ async fn update_ids(
     Ok(query.execute(&mut *conn).await?.rows_affected())
 }
 
+/// What inserting one task gave: a new row, or the unfinished task that holds its key.
+enum Written {
+    New(i64),
+    Existing(Task),
+}
+
 /// A bound value of a batch update.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Value<'a> {
@@ -241,57 +249,88 @@ impl Store for MySqlStore {
         let default_attempts = self.config.max_attempts;
         let server = self.server;
         let t = &self.t;
+        let keys = unique_keys(&tasks);
+        let order = &keys.insert;
         let columns = "identifier, action, status, message, started_by, meta, attempts, max_attempts, priority, \
-                       priority_rank, progress, available_at, created_at, updated_at";
-        let row_marks = format!("(?, ?, 10, 'Queued', ?, ?, 0, ?, ?, ?, 0, ?, {TS}, {TS})");
-        let ids: Vec<i64> = self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
-            let mut ids = Vec::with_capacity(tasks.len());
+                       priority_rank, progress, available_at, created_at, updated_at, unique_key";
+        let row_marks = format!("(?, ?, 10, 'Queued', ?, ?, 0, ?, ?, ?, 0, ?, {TS}, {TS}, ?)");
+        let holder = format!("SELECT {} FROM {t} WHERE unfinished_key = ?", self.cols);
+        let written: Vec<Written> = self.link.run(Mode::Transaction, async |conn: &mut MySqlConnection| {
+            let mut written = Vec::with_capacity(order.len());
             let mut start = 0;
-            while start < tasks.len() {
-                // One row per statement unless the server hands out consecutive ids.
+            while start < order.len() {
+                // A keyed task goes alone (its key may be taken); the others go in multi-row
+                // statements when the server hands out consecutive ids.
+                let keyed = tasks[order[start]].unique_key.is_some();
                 let mut end = start + 1;
-                if server.consecutive_ids {
-                    let mut bytes = encoded[start].len();
-                    while end < tasks.len() && end - start < ROWS_PER_STATEMENT && bytes < BYTES_PER_STATEMENT {
-                        bytes += encoded[end].len();
+                if server.consecutive_ids && !keyed {
+                    let mut bytes = encoded[order[start]].len();
+                    while end < order.len()
+                        && tasks[order[end]].unique_key.is_none()
+                        && end - start < ROWS_PER_STATEMENT
+                        && bytes < BYTES_PER_STATEMENT
+                    {
+                        bytes += encoded[order[end]].len();
                         end += 1;
                     }
                 }
                 for size in chunk_sizes(end - start, ROWS_PER_STATEMENT) {
-                    let rows = start..start + size;
+                    let rows = &order[start..start + size];
                     let sql =
                         format!("INSERT INTO {t} ({columns}) VALUES {}", vec![row_marks.as_str(); size].join(", "));
                     let mut query = sqlx::query(AssertSqlSafe(sql));
-                    for (task, meta) in tasks[rows.clone()].iter().zip(&encoded[rows]) {
+                    for &i in rows {
+                        let task = &tasks[i];
                         query = query
                             .bind(&task.identifier)
                             .bind(&task.action)
                             .bind(task.started_by)
-                            .bind(meta)
+                            .bind(&encoded[i])
                             .bind(task.max_attempts.unwrap_or(default_attempts))
                             .bind(task.priority.name())
                             .bind(task.priority.rank())
                             .bind(task.available_at.unwrap_or(now))
                             .bind(now)
-                            .bind(now);
+                            .bind(now)
+                            .bind(task.unique_key.as_deref());
                     }
-                    let done = query.execute(&mut *conn).await?;
-                    let first = done.last_insert_id() as i64;
-                    ids.extend((0..size as i64).map(|i| first + i * server.increment));
+                    match (query.execute(&mut *conn).await, &tasks[rows[0]].unique_key) {
+                        (Ok(done), _) => {
+                            let first = done.last_insert_id() as i64;
+                            written.extend((0..size as i64).map(|i| Written::New(first + i * server.increment)));
+                        }
+                        (Err(err), Some(key)) if is_unique_violation(&err) => {
+                            // The failed statement alone was rolled back; the duplicate check
+                            // share-locked the holder's index entry, so the holder stays put.
+                            let row = sqlx::query(AssertSqlSafe(holder.as_str()))
+                                .bind(key.as_bytes())
+                                .fetch_optional(&mut *conn)
+                                .await?;
+                            let Some(row) = row else { return Err(Fail::Sql(err)) };
+                            written.push(Written::Existing(task_from_row(&row)?));
+                        }
+                        (Err(err), _) => return Err(Fail::Sql(err)),
+                    }
                     start += size;
                 }
             }
-            Ok(ids)
+            Ok(written)
         })?;
-        Ok(tasks
-            .into_iter()
-            .zip(ids)
-            .map(|(task, id)| {
-                let max_attempts = task.max_attempts.unwrap_or(default_attempts);
-                let available_at = task.available_at.unwrap_or(now);
-                task.stored(id, max_attempts, available_at, now)
+        let mut tasks: Vec<Option<NewTask>> = tasks.into_iter().map(Some).collect();
+        let stored: Vec<Task> = order
+            .iter()
+            .zip(written)
+            .map(|(&i, w)| match w {
+                Written::New(id) => {
+                    let task = tasks[i].take().expect("each task is written once");
+                    let max_attempts = task.max_attempts.unwrap_or(default_attempts);
+                    let available_at = task.available_at.unwrap_or(now);
+                    task.stored(id, max_attempts, available_at, now)
+                }
+                Written::Existing(task) => task,
             })
-            .collect())
+            .collect();
+        Ok(keys.answer.iter().map(|at| stored[*at].clone()).collect())
     }
 
     fn find(&mut self, id: i64) -> Result<Option<Task>> {
@@ -303,15 +342,18 @@ impl Store for MySqlStore {
     }
 
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Task>> {
-        let identifiers = padded(req.identifiers);
-        let filter = if identifiers.is_empty() {
-            String::new()
+        // Explicitly requested tasks run now, whatever their not-before time.
+        let ids = padded(req.ids);
+        let identifiers = if ids.is_empty() { padded(req.identifiers) } else { Vec::new() };
+        let filter = if !ids.is_empty() {
+            format!("AND id IN ({})", marks(ids.len()))
+        } else if !identifiers.is_empty() {
+            format!("AND available_at <= ? AND identifier IN ({})", marks(identifiers.len()))
         } else {
-            format!("AND identifier IN ({})", marks(identifiers.len()))
+            "AND available_at <= ?".to_owned()
         };
         let pick = format!(
-            "SELECT {} FROM {} WHERE status = 10 AND available_at <= ? {filter} \
-             ORDER BY priority_rank DESC, available_at, id LIMIT ? {}",
+            "SELECT {} FROM {} WHERE status = 10 {filter} ORDER BY priority_rank DESC, available_at, id LIMIT ? {}",
             self.cols,
             self.t,
             self.lock_clause()
@@ -322,9 +364,14 @@ impl Store for MySqlStore {
         );
         let t = &self.t;
         let mut tasks = self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
-            let mut query =
-                sqlx::query(AssertSqlSafe(pick.as_str())).persistent(req.identifiers.is_empty()).bind(req.now);
-            for identifier in req.identifiers {
+            let mut query = sqlx::query(AssertSqlSafe(pick.as_str())).persistent(identifiers.is_empty());
+            if ids.is_empty() {
+                query = query.bind(req.now);
+            }
+            for id in &ids {
+                query = query.bind(id);
+            }
+            for identifier in &identifiers {
                 query = query.bind(identifier);
             }
             let rows = query.bind(req.limit as i64).fetch_all(&mut *conn).await?;
@@ -593,9 +640,18 @@ impl Store for MySqlStore {
              locked_by = NULL, lease_expires_at = NULL WHERE id = ? AND status IN (90, 100)",
             self.t
         );
+        let status = format!("SELECT CAST(status AS SIGNED) FROM {} WHERE id = ? FOR UPDATE", self.t);
         self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
-            let done =
-                sqlx::query(AssertSqlSafe(sql.as_str())).bind(now).bind(now).bind(id).execute(&mut *conn).await?;
+            let Some(row) = sqlx::query(AssertSqlSafe(status.as_str())).bind(id).fetch_optional(&mut *conn).await?
+            else {
+                return Ok(false);
+            };
+            let status = Status::from_code(row.try_get(0)?);
+            let query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(now).bind(now).bind(id);
+            let done = match query.execute(&mut *conn).await {
+                Err(err) if is_unique_violation(&err) => return Err(Fail::Engine(unique_key_taken(id, status))),
+                other => other?,
+            };
             Ok(done.rows_affected() == 1)
         })
     }
@@ -638,6 +694,70 @@ impl Store for MySqlStore {
                 query.execute(&mut *conn).await?;
             }
             Ok(ids)
+        })
+    }
+
+    fn finished_before(&mut self, before: Millis) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT CAST(id AS SIGNED) FROM {} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL \
+             AND finished_at <= {TS}",
+            self.t
+        );
+        self.link.run(Mode::Repeatable, async |conn: &mut MySqlConnection| {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(before).fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<i64>, _>>()?)
+        })
+    }
+
+    fn delete(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
+        let t = &self.t;
+        let mut deleted = self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
+            let mut deleted = Vec::new();
+            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                let chunk = padded(chunk);
+                let list = marks(chunk.len());
+                // Lock what is to go, so the ids returned are the rows deleted.
+                let select = format!(
+                    "SELECT CAST(id AS SIGNED) FROM {t} WHERE id IN ({list}) AND status NOT IN (30, 50) FOR UPDATE"
+                );
+                let mut query = sqlx::query(AssertSqlSafe(select));
+                for id in &chunk {
+                    query = query.bind(id);
+                }
+                let rows = query.fetch_all(&mut *conn).await?;
+                let found = rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<i64>, _>>()?;
+                if found.is_empty() {
+                    continue;
+                }
+                let found = padded(&found);
+                let delete = format!("DELETE FROM {t} WHERE id IN ({}) AND status NOT IN (30, 50)", marks(found.len()));
+                let mut query = sqlx::query(AssertSqlSafe(delete));
+                for id in &found {
+                    query = query.bind(id);
+                }
+                query.execute(&mut *conn).await?;
+                deleted.extend(found);
+            }
+            Ok(deleted)
+        })?;
+        deleted.sort_unstable();
+        deleted.dedup();
+        Ok(deleted)
+    }
+
+    fn finished_since(&mut self, since: Millis, limit: usize) -> Result<Vec<Timing>> {
+        let sql = format!(
+            "SELECT identifier, CAST(status AS SIGNED), CAST(available_at AS SIGNED), {}, {} FROM {} \
+             WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at >= {TS} \
+             ORDER BY finished_at DESC LIMIT ?",
+            ms("start_at"),
+            ms("finished_at"),
+            self.t
+        );
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.link.run(Mode::Repeatable, async |conn: &mut MySqlConnection| {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(since).bind(limit).fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(timing_from_row).collect::<Result<Vec<_>, _>>()?)
         })
     }
 
@@ -762,16 +882,28 @@ impl Store for MySqlStore {
         })
     }
 
-    fn delete_journal(&mut self, ids: &[i64]) -> Result<()> {
+    fn delete_journal(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
         if ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let (progress, logs) = (&self.progress, &self.logs);
-        self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
+        let mut had = self.link.run(Mode::Guarded, async |conn: &mut MySqlConnection| {
+            let mut had = Vec::new();
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                 let chunk = padded(chunk);
+                let list = marks(chunk.len());
+                let select = format!(
+                    "SELECT task_id FROM {progress} WHERE task_id IN ({list}) \
+                     UNION SELECT DISTINCT task_id FROM {logs} WHERE task_id IN ({list})"
+                );
+                let mut query = sqlx::query(AssertSqlSafe(select));
+                for id in chunk.iter().chain(&chunk) {
+                    query = query.bind(id);
+                }
+                let rows = query.fetch_all(&mut *conn).await?;
+                had.extend(rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?);
                 for table in [progress, logs] {
-                    let sql = format!("DELETE FROM {table} WHERE task_id IN ({})", marks(chunk.len()));
+                    let sql = format!("DELETE FROM {table} WHERE task_id IN ({list})");
                     let mut query = sqlx::query(AssertSqlSafe(sql));
                     for id in &chunk {
                         query = query.bind(id);
@@ -779,8 +911,11 @@ impl Store for MySqlStore {
                     query.execute(&mut *conn).await?;
                 }
             }
-            Ok(())
-        })
+            Ok(had)
+        })?;
+        had.sort_unstable();
+        had.dedup();
+        Ok(had)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The MySQL/MariaDB schema, as versioned, idempotent migrations. DDL commits on its own here,
 //! so every step checks what exists first and racing processes take turns through a named lock
 //! (`GET_LOCK`) held by the migrating connection. There are no partial indexes: the claim index
-//! leads with the status instead. Upstream sTask's tables (Laravel's MySQL grammar: LONGTEXT
+//! leads with the status instead, and the unique-key index covers a stored generated column
+//! that holds the key only while the task is unfinished. Upstream sTask's tables (Laravel's MySQL grammar: LONGTEXT
 //! `meta`/`result`, TIMESTAMP columns) upgrade in place.
 
 use sqlx::mysql::MySqlConnection;
@@ -54,6 +55,17 @@ async fn column_names(conn: &mut MySqlConnection, table: &str) -> Result<Vec<Str
 }
 
 async fn create_index(conn: &mut MySqlConnection, table: &str, name: &str, columns: &str) -> Result<(), Fail> {
+    create_index_of_kind(conn, "INDEX", table, name, columns).await
+}
+
+/// `kind`: `INDEX` or `UNIQUE INDEX`.
+async fn create_index_of_kind(
+    conn: &mut MySqlConnection,
+    kind: &str,
+    table: &str,
+    name: &str,
+    columns: &str,
+) -> Result<(), Fail> {
     let exists = sqlx::query(
         "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? \
          AND index_name = ? LIMIT 1",
@@ -64,7 +76,7 @@ async fn create_index(conn: &mut MySqlConnection, table: &str, name: &str, colum
     .await?
     .is_some();
     if !exists {
-        exec(conn, format!("CREATE INDEX `{name}` ON `{table}` ({columns})")).await?;
+        exec(conn, format!("CREATE {kind} `{name}` ON `{table}` ({columns})")).await?;
     }
     Ok(())
 }
@@ -116,6 +128,9 @@ async fn migrate_locked(conn: &mut MySqlConnection, config: &Config) -> Result<M
     }
     if from_version < 2 {
         version_2(conn, config).await?;
+    }
+    if from_version < 3 {
+        version_3(conn, config).await?;
     }
     sqlx::query(AssertSqlSafe(format!("INSERT INTO `{schema}` (version, applied_at) VALUES (?, UTC_TIMESTAMP(3))")))
         .bind(LATEST_VERSION)
@@ -246,4 +261,34 @@ async fn version_2(conn: &mut MySqlConnection, config: &Config) -> Result<(), Fa
         ),
     )
     .await
+}
+
+/// Unique keys: while a task is pending or running, no other task may hold its key. Without
+/// partial indexes, `unfinished_key` repeats the key (as bytes: compared exactly, no collation
+/// or trailing-space folding) while the status is pending/preparing/running and is NULL
+/// otherwise; a unique index allows any number of NULLs.
+async fn version_3(conn: &mut MySqlConnection, config: &Config) -> Result<(), Fail> {
+    let tasks = config.tasks_table();
+    let existing = column_names(conn, &tasks).await?;
+    let has = |name: &str| existing.iter().any(|c| c.eq_ignore_ascii_case(name));
+    // Two statements: the generated column refers to a column that must exist first (adding a
+    // nullable column is instant; the stored one rebuilds the table once).
+    if !has("unique_key") {
+        exec(
+            conn,
+            format!("ALTER TABLE `{tasks}` ADD COLUMN unique_key VARCHAR(190) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL"),
+        )
+        .await?;
+    }
+    if !has("unfinished_key") {
+        exec(
+            conn,
+            format!(
+                "ALTER TABLE `{tasks}` ADD COLUMN unfinished_key VARBINARY(190) GENERATED ALWAYS AS \
+                 (IF(status IN (10, 30, 50), CAST(unique_key AS BINARY), NULL)) STORED"
+            ),
+        )
+        .await?;
+    }
+    create_index_of_kind(conn, "UNIQUE INDEX", &tasks, &format!("{tasks}_unique_idx"), "unfinished_key").await
 }

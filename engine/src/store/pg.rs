@@ -14,10 +14,10 @@ use crate::config::{Backend, Config};
 use crate::error::{Error, Result};
 use crate::files::{Level, LogEntry};
 use crate::retry::RetryPolicy;
-use crate::store::server::{self, Link, Mode, context_text, log_from_row, task_from_row};
+use crate::store::server::{self, Fail, Link, Mode, context_text, is_unique_violation, log_from_row, task_from_row};
 use crate::store::{
-    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Transition, pg_schema,
-    rescue_plan, sort_claimed,
+    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Timing, Transition,
+    pg_schema, rescue_plan, sort_claimed, unique_key_taken, unique_keys,
 };
 use crate::task::{NewTask, Status, Task, encode_json};
 use crate::time::Millis;
@@ -38,7 +38,7 @@ fn task_columns(a: &str) -> String {
         "{a}id::bigint, {a}identifier, {a}action, {a}status::bigint, {a}priority, {a}meta, {a}progress::bigint, \
          {a}attempts::bigint, {a}max_attempts::bigint, {a}message, {a}result, {a}last_error, {a}started_by::bigint, \
          {a}available_at::bigint, {}, {}, {}, {}, {a}cancel_requested::bigint, {a}fence::bigint, {a}locked_by, \
-         {a}lease_expires_at::bigint",
+         {a}lease_expires_at::bigint, {a}unique_key",
         ms(&format!("{a}start_at")),
         ms(&format!("{a}finished_at")),
         ms(&format!("{a}created_at")),
@@ -52,9 +52,11 @@ type Text = Arc<str>;
 struct Sql {
     tasks: String,
     insert: Text,
+    insert_keyed: Text,
     find: Text,
     claim: Text,
     claim_for: Text,
+    claim_ids: Text,
     expired: Text,
     rescue_to_pending: Text,
     rescue_to_failed: Text,
@@ -71,7 +73,11 @@ struct Sql {
     fail_pending: Text,
     cancel_pending: Text,
     request_cancel: Text,
+    status_for_update: Text,
     retry_finished: Text,
+    finished_before: Text,
+    delete: Text,
+    finished_since: Text,
     notify: Text,
     next_due: Text,
     next_due_for: Text,
@@ -82,8 +88,7 @@ struct Sql {
     get_logs: Text,
     get_logs_level: Text,
     has_logs: Text,
-    delete_snapshots: Text,
-    delete_logs: Text,
+    delete_journal: Text,
 }
 
 impl Sql {
@@ -112,18 +117,37 @@ impl Sql {
             .into()
         };
         let rescue_guard = "WHERE id = $1 AND fence = $2 AND status IN (30, 50) AND lease_expires_at < $5";
+        // Rows from arrays, in the order given; `u.unique_key` is NULL in the plain insert.
+        let rows = |keyed: bool| {
+            format!(
+                "INSERT INTO {t} AS t (identifier, action, status, message, started_by, meta, attempts, \
+                 max_attempts, priority, priority_rank, progress, available_at, created_at, updated_at, unique_key) \
+                 SELECT u.identifier, u.action, 10, 'Queued', u.started_by, u.meta, 0, u.max_attempts, u.priority, \
+                 u.priority_rank, 0, u.available_at, {now}, {now}, {key} \
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], \
+                 $7::bigint[], $8::bigint[]{keys}) WITH ORDINALITY \
+                 AS u(identifier, action, started_by, meta, max_attempts, priority, priority_rank, available_at{key_col}, ord) \
+                 ORDER BY u.ord",
+                now = ts("$9"),
+                key = if keyed { "u.unique_key" } else { "NULL" },
+                keys = if keyed { ", $11::text[]" } else { "" },
+                key_col = if keyed { ", unique_key" } else { "" },
+            )
+        };
         Sql {
             insert: format!(
-                "WITH ins AS (INSERT INTO {t} (identifier, action, status, message, started_by, meta, attempts, \
-                 max_attempts, priority, priority_rank, progress, available_at, created_at, updated_at) \
-                 SELECT u.identifier, u.action, 10, 'Queued', u.started_by, u.meta, 0, u.max_attempts, u.priority, \
-                 u.priority_rank, 0, u.available_at, {now}, {now} \
-                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], \
-                 $7::bigint[], $8::bigint[]) WITH ORDINALITY \
-                 AS u(identifier, action, started_by, meta, max_attempts, priority, priority_rank, available_at, ord) \
-                 ORDER BY u.ord RETURNING id::bigint) \
+                "WITH ins AS ({} RETURNING id::bigint) \
                  SELECT ins.id FROM ins CROSS JOIN (SELECT pg_notify($10, '')) AS announced",
-                now = ts("$9")
+                rows(false)
+            )
+            .into(),
+            // A key an unfinished task holds gives back that task (the no-op update locks and
+            // returns it; the caller passes each key once).
+            insert_keyed: format!(
+                "WITH ins AS ({} ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN (10, 30, 50) \
+                 DO UPDATE SET unique_key = EXCLUDED.unique_key RETURNING {tcols}) \
+                 SELECT ins.* FROM ins CROSS JOIN (SELECT pg_notify($10, '')) AS announced",
+                rows(true)
             )
             .into(),
             find: format!("SELECT {cols} FROM {t} WHERE id = $1").into(),
@@ -131,6 +155,12 @@ impl Sql {
             claim_for: format!(
                 "WITH c AS ({pick} AND identifier = ANY($5) {order}) {claim_set} FROM c WHERE t.id = c.id \
                  RETURNING {tcols}"
+            )
+            .into(),
+            // Explicitly requested tasks run now, whatever their not-before time.
+            claim_ids: format!(
+                "WITH c AS (SELECT id FROM {t} WHERE status = 10 AND id = ANY($5) {order}) {claim_set} \
+                 FROM c WHERE t.id = c.id RETURNING {tcols}"
             )
             .into(),
             expired: format!(
@@ -241,11 +271,29 @@ impl Sql {
                 ts("$2")
             )
             .into(),
+            status_for_update: format!("SELECT status::bigint FROM {t} WHERE id = $1 FOR UPDATE").into(),
             retry_finished: format!(
                 "UPDATE {t} SET status = 10, attempts = 0, progress = 0, available_at = $2, finished_at = NULL, \
                  start_at = NULL, cancel_requested = 0, message = 'Queued again by retry', updated_at = {}, \
                  {release} WHERE id = $1 AND status IN (90, 100)",
                 ts("$2")
+            )
+            .into(),
+            finished_before: format!(
+                "SELECT id::bigint FROM {t} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL \
+                 AND finished_at <= {}",
+                ts("$1")
+            )
+            .into(),
+            delete: format!("DELETE FROM {t} WHERE id = ANY($1) AND status NOT IN (30, 50) RETURNING id::bigint")
+                .into(),
+            finished_since: format!(
+                "SELECT identifier, status::bigint, available_at::bigint, {}, {} FROM {t} \
+                 WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at >= {} \
+                 ORDER BY finished_at DESC LIMIT $2",
+                ms("start_at"),
+                ms("finished_at"),
+                ts("$1")
             )
             .into(),
             notify: "SELECT pg_notify($1, '')".into(),
@@ -285,8 +333,13 @@ impl Sql {
             )
             .into(),
             has_logs: format!("SELECT 1 FROM {logs} WHERE task_id = $1 LIMIT 1").into(),
-            delete_snapshots: format!("DELETE FROM {progress} WHERE task_id = ANY($1)").into(),
-            delete_logs: format!("DELETE FROM {logs} WHERE task_id = ANY($1)").into(),
+            delete_journal: format!(
+                "WITH s AS (DELETE FROM {progress} WHERE task_id = ANY($1) RETURNING task_id), \
+                 l AS (DELETE FROM {logs} WHERE task_id = ANY($1) RETURNING task_id) \
+                 SELECT DISTINCT task_id::bigint FROM (SELECT task_id FROM s UNION ALL SELECT task_id FROM l) AS d \
+                 ORDER BY 1"
+            )
+            .into(),
             tasks: t,
         }
     }
@@ -329,6 +382,58 @@ impl PgStore {
         })
     }
 
+    /// Inserts a batch in which some tasks have unique keys: a key that an unfinished task
+    /// holds gives back that task, and a key repeated in the batch gives its first task.
+    fn insert_keyed(&mut self, tasks: Vec<NewTask>, encoded: Vec<String>, now: Millis) -> Result<Vec<Task>> {
+        let keys = unique_keys(&tasks);
+        let pick = |i: &usize| &tasks[*i];
+        let default_attempts = self.config.max_attempts;
+        let identifiers: Vec<&str> = keys.insert.iter().map(|i| pick(i).identifier.as_str()).collect();
+        let actions: Vec<&str> = keys.insert.iter().map(|i| pick(i).action.as_str()).collect();
+        let users: Vec<Option<i64>> = keys.insert.iter().map(|i| pick(i).started_by).collect();
+        let meta: Vec<&str> = keys.insert.iter().map(|i| encoded[*i].as_str()).collect();
+        let attempts: Vec<i64> = keys.insert.iter().map(|i| pick(i).max_attempts.unwrap_or(default_attempts)).collect();
+        let priorities: Vec<&str> = keys.insert.iter().map(|i| pick(i).priority.name()).collect();
+        let ranks: Vec<i64> = keys.insert.iter().map(|i| pick(i).priority.rank()).collect();
+        let available: Vec<i64> = keys.insert.iter().map(|i| pick(i).available_at.unwrap_or(now)).collect();
+        let unique: Vec<Option<&str>> = keys.insert.iter().map(|i| pick(i).unique_key.as_deref()).collect();
+        let (sql, channel) = (&self.sql, &self.channel);
+        let rows: Vec<Task> = self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+            let rows = sqlx::query(q(&sql.insert_keyed))
+                .bind(&identifiers)
+                .bind(&actions)
+                .bind(&users)
+                .bind(&meta)
+                .bind(&attempts)
+                .bind(&priorities)
+                .bind(&ranks)
+                .bind(&available)
+                .bind(now)
+                .bind(channel)
+                .bind(&unique)
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(rows.iter().map(task_from_row).collect::<Result<Vec<_>, _>>()?)
+        })?;
+        // Keyed rows are found by their key; the others are new, with ids in insertion order.
+        let (mut keyed, mut plain): (Vec<Task>, Vec<Task>) = rows.into_iter().partition(|t| t.unique_key.is_some());
+        plain.sort_unstable_by_key(|t| t.id);
+        let mut plain = plain.into_iter();
+        let mut written = Vec::with_capacity(keys.insert.len());
+        for key in &unique {
+            let task = match key {
+                Some(key) => {
+                    keyed.iter().position(|t| t.unique_key.as_deref() == Some(*key)).map(|p| keyed.swap_remove(p))
+                }
+                None => plain.next(),
+            };
+            written.push(task.ok_or_else(|| {
+                Error::Database(format!("inserting {} tasks returned fewer rows", keys.insert.len()))
+            })?);
+        }
+        Ok(keys.answer.iter().map(|at| written[*at].clone()).collect())
+    }
+
     fn forget_listener(&mut self) {
         match self.listener.take() {
             Some((pid, listener)) if pid == std::process::id() => {
@@ -359,6 +464,9 @@ impl Store for PgStore {
 
     fn insert(&mut self, tasks: Vec<NewTask>, now: Millis) -> Result<Vec<Task>> {
         let encoded = tasks.iter().map(|t| encode_json("data", &t.data)).collect::<Result<Vec<_>>>()?;
+        if tasks.iter().any(|t| t.unique_key.is_some()) {
+            return self.insert_keyed(tasks, encoded, now);
+        }
         let default_attempts = self.config.max_attempts;
         let identifiers: Vec<&str> = tasks.iter().map(|t| t.identifier.as_str()).collect();
         let actions: Vec<&str> = tasks.iter().map(|t| t.action.as_str()).collect();
@@ -410,10 +518,17 @@ impl Store for PgStore {
         let sql = &self.sql;
         let limit = req.limit as i64;
         let mut tasks = self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
-            let query =
-                if req.identifiers.is_empty() { sqlx::query(q(&sql.claim)) } else { sqlx::query(q(&sql.claim_for)) };
+            let query = if !req.ids.is_empty() {
+                sqlx::query(q(&sql.claim_ids))
+            } else if !req.identifiers.is_empty() {
+                sqlx::query(q(&sql.claim_for))
+            } else {
+                sqlx::query(q(&sql.claim))
+            };
             let mut query = query.bind(req.owner).bind(req.lease_until).bind(req.now).bind(limit);
-            if !req.identifiers.is_empty() {
+            if !req.ids.is_empty() {
+                query = query.bind(req.ids);
+            } else if !req.identifiers.is_empty() {
                 query = query.bind(req.identifiers);
             }
             let rows = query.fetch_all(&mut *conn).await?;
@@ -674,7 +789,14 @@ impl Store for PgStore {
     fn retry(&mut self, id: i64, now: Millis) -> Result<bool> {
         let (sql, channel) = (&self.sql, &self.channel);
         self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
-            let done = sqlx::query(q(&sql.retry_finished)).bind(id).bind(now).execute(&mut *conn).await?;
+            let Some(row) = sqlx::query(q(&sql.status_for_update)).bind(id).fetch_optional(&mut *conn).await? else {
+                return Ok(false);
+            };
+            let status = Status::from_code(row.try_get(0)?);
+            let done = match sqlx::query(q(&sql.retry_finished)).bind(id).bind(now).execute(&mut *conn).await {
+                Err(err) if is_unique_violation(&err) => return Err(Fail::Engine(unique_key_taken(id, status))),
+                other => other?,
+            };
             if done.rows_affected() == 1 {
                 sqlx::query(q(&sql.notify)).bind(channel).execute(&mut *conn).await?;
             }
@@ -704,6 +826,36 @@ impl Store for PgStore {
                 stats.by_identifier.push((r.try_get(0)?, Status::from_code(r.try_get(1)?), r.try_get(2)?));
             }
             Ok(stats)
+        })
+    }
+
+    fn finished_before(&mut self, before: Millis) -> Result<Vec<i64>> {
+        let sql = &self.sql;
+        self.link.run(Mode::Repeatable, async |conn: &mut PgConnection| {
+            let rows = sqlx::query(q(&sql.finished_before)).bind(before).fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<i64>, _>>()?)
+        })
+    }
+
+    fn delete(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = &self.sql;
+        let mut deleted = self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
+            let rows = sqlx::query(q(&sql.delete)).bind(ids).fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<i64>, _>>()?)
+        })?;
+        deleted.sort_unstable();
+        Ok(deleted)
+    }
+
+    fn finished_since(&mut self, since: Millis, limit: usize) -> Result<Vec<Timing>> {
+        let sql = &self.sql;
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.link.run(Mode::Repeatable, async |conn: &mut PgConnection| {
+            let rows = sqlx::query(q(&sql.finished_since)).bind(since).bind(limit).fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(server::timing_from_row).collect::<Result<Vec<_>, _>>()?)
         })
     }
 
@@ -877,15 +1029,14 @@ impl Store for PgStore {
         })
     }
 
-    fn delete_journal(&mut self, ids: &[i64]) -> Result<()> {
+    fn delete_journal(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
         if ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let sql = &self.sql;
         self.link.run(Mode::Guarded, async |conn: &mut PgConnection| {
-            sqlx::query(q(&sql.delete_snapshots)).bind(ids).execute(&mut *conn).await?;
-            sqlx::query(q(&sql.delete_logs)).bind(ids).execute(&mut *conn).await?;
-            Ok(())
+            let rows = sqlx::query(q(&sql.delete_journal)).bind(ids).fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<i64>, _>>()?)
         })
     }
 }

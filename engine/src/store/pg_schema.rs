@@ -1,7 +1,7 @@
 //! The PostgreSQL schema, as versioned, idempotent migrations run in one transaction (DDL is
 //! transactional here). A transaction-scoped advisory lock per table prefix makes racing
 //! processes take turns: the second finds the work done. Same columns, codes and partial
-//! indexes as on SQLite; upstream sTask's tables (Laravel's PostgreSQL grammar) upgrade in place.
+//! indexes as on SQLite (the unique-key index among them); upstream sTask's tables (Laravel's PostgreSQL grammar) upgrade in place.
 
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
@@ -81,6 +81,9 @@ pub async fn migrate(conn: &mut PgConnection, config: &Config) -> Result<Migrati
     }
     if from_version < 2 {
         version_2(conn, config).await?;
+    }
+    if from_version < 3 {
+        version_3(conn, config).await?;
     }
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO \"{schema}\" (version, applied_at) VALUES ($1, now() AT TIME ZONE 'UTC')"
@@ -195,6 +198,20 @@ async fn version_2(conn: &mut PgConnection, config: &Config) -> Result<(), Fail>
                 context TEXT NULL
             );
             CREATE INDEX IF NOT EXISTS \"{logs}_task_idx\" ON \"{logs}\" (task_id, id);"
+        ),
+    )
+    .await
+}
+
+/// Unique keys: while a task is pending or running, no other task may hold its key.
+async fn version_3(conn: &mut PgConnection, config: &Config) -> Result<(), Fail> {
+    let tasks = config.tasks_table();
+    batch(
+        conn,
+        format!(
+            "ALTER TABLE \"{tasks}\" ADD COLUMN IF NOT EXISTS unique_key VARCHAR(190) NULL;
+             CREATE UNIQUE INDEX IF NOT EXISTS \"{tasks}_unique_idx\" ON \"{tasks}\" (unique_key)
+                WHERE unique_key IS NOT NULL AND status IN (10, 30, 50);"
         ),
     )
     .await

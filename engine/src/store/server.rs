@@ -16,7 +16,7 @@ use tokio::runtime::Runtime;
 
 use crate::error::{Error, Result};
 use crate::files::{Level, LogEntry};
-use crate::store::decode_json;
+use crate::store::{Timing, decode_json};
 use crate::task::{Priority, Status, Task};
 
 /// Idle connections kept between requests (php-fpm reuses them): per URL, and in all.
@@ -352,8 +352,8 @@ impl<C: Connection + 'static> Drop for Link<C> {
 /// A task from a row whose columns are, in order: id, identifier, action, status, priority,
 /// meta, progress, attempts, max_attempts, message, result, last_error, started_by,
 /// available_at, started_at, finished_at, created_at, updated_at (the last four as Unix
-/// milliseconds), cancel_requested, fence, locked_by, lease_expires_at — every integer as a
-/// signed 64-bit value.
+/// milliseconds), cancel_requested, fence, locked_by, lease_expires_at, unique_key — every
+/// integer as a signed 64-bit value.
 pub fn task_from_row<'r, R>(row: &'r R) -> Result<Task, sqlx::Error>
 where
     R: Row,
@@ -386,7 +386,32 @@ where
         fence: row.try_get(19)?,
         locked_by: row.try_get(20)?,
         lease_expires_at: row.try_get(21)?,
+        unique_key: row.try_get(22)?,
     })
+}
+
+/// A metrics timing from a row of (identifier, status, available_at, started_at, finished_at),
+/// the times as Unix milliseconds.
+pub fn timing_from_row<'r, R>(row: &'r R) -> Result<Timing, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(Timing {
+        identifier: row.try_get(0)?,
+        status: Status::from_code(row.try_get(1)?),
+        available_at: row.try_get(2)?,
+        started_at: row.try_get(3)?,
+        finished_at: row.try_get(4)?,
+    })
+}
+
+/// The statement broke a unique index (on these tables: another unfinished task holds the
+/// unique key).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// A log entry from a row of (logged_at, level, message, context).

@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::files::{Level, LogEntry};
 use crate::retry::RetryPolicy;
 use crate::store::{
-    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Transition,
-    decode_json, sort_claimed, sqlite_schema,
+    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Timing, Transition,
+    decode_json, sort_claimed, sqlite_schema, unique_key_taken,
 };
 use crate::task::{NewTask, Priority, Status, Task, encode_json};
 use crate::time::{Millis, parse_sql_text, to_sql_text_ms};
@@ -21,15 +21,17 @@ use crate::time::{Millis, parse_sql_text, to_sql_text_ms};
 /// The columns of a task row, in the order [`read_task`] expects.
 const TASK_COLUMNS: &str = "id, identifier, action, status, priority, meta, progress, attempts, max_attempts, \
      message, result, last_error, started_by, available_at, start_at, finished_at, created_at, updated_at, \
-     cancel_requested, fence, locked_by, lease_expires_at";
+     cancel_requested, fence, locked_by, lease_expires_at, unique_key";
 
 /// SQL text with the table prefix applied, built once per connection.
 struct Sql {
     tasks: String,
     insert: String,
     find: String,
+    find_unique: String,
     claim: String,
     claim_for: String,
+    claim_ids: String,
     expired: String,
     rescue_to_pending: String,
     rescue_to_failed: String,
@@ -74,10 +76,13 @@ impl Sql {
         Sql {
             insert: format!(
                 "INSERT INTO {t} (identifier, action, status, message, started_by, meta, attempts, max_attempts, \
-                 priority, priority_rank, progress, available_at, created_at, updated_at) \
-                 VALUES (?1, ?2, 10, ?3, ?4, ?5, 0, ?6, ?7, ?8, 0, ?9, ?10, ?10)"
+                 priority, priority_rank, progress, available_at, created_at, updated_at, unique_key) \
+                 VALUES (?1, ?2, 10, ?3, ?4, ?5, 0, ?6, ?7, ?8, 0, ?9, ?10, ?10, ?11)"
             ),
             find: format!("SELECT {TASK_COLUMNS} FROM {t} WHERE id = ?1"),
+            find_unique: format!(
+                "SELECT {TASK_COLUMNS} FROM {t} WHERE unique_key = ?1 AND status IN (10, 30, 50) ORDER BY id LIMIT 1"
+            ),
             claim: format!(
                 "{claim_set} WHERE id IN (SELECT id FROM {t} WHERE status = 10 AND available_at <= ?3 \
                  ORDER BY priority_rank DESC, available_at, id LIMIT ?5) AND status = 10 RETURNING {TASK_COLUMNS}"
@@ -86,6 +91,12 @@ impl Sql {
             claim_for: format!(
                 "{claim_set} WHERE id IN (SELECT id FROM {t} WHERE status = 10 AND available_at <= ?3 \
                  AND identifier IN (SELECT value FROM json_each(?6)) \
+                 ORDER BY priority_rank DESC, available_at, id LIMIT ?5) AND status = 10 RETURNING {TASK_COLUMNS}"
+            ),
+            // Explicitly requested tasks run now, whatever their not-before time.
+            claim_ids: format!(
+                "{claim_set} WHERE id IN (SELECT id FROM {t} WHERE status = 10 \
+                 AND id IN (SELECT value FROM json_each(?6)) \
                  ORDER BY priority_rank DESC, available_at, id LIMIT ?5) AND status = 10 RETURNING {TASK_COLUMNS}"
             ),
             expired: format!(
@@ -299,7 +310,12 @@ fn read_task(row: &Row<'_>) -> rusqlite::Result<Task> {
         fence: row.get(19)?,
         locked_by: row.get(20)?,
         lease_expires_at: row.get(21)?,
+        unique_key: row.get(22)?,
     })
+}
+
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
 impl Store for SqliteStore {
@@ -312,7 +328,6 @@ impl Store for SqliteStore {
         // Encode everything before touching the database: bad input writes nothing.
         let encoded = tasks.iter().map(|t| encode_json("data", &t.data)).collect::<Result<Vec<_>>>()?;
         let now_text = to_sql_text_ms(now);
-        let created = now;
         let tx = WriteTx::begin(&self.conn)?;
         let mut out = Vec::with_capacity(tasks.len());
         {
@@ -320,7 +335,7 @@ impl Store for SqliteStore {
             for (task, meta) in tasks.into_iter().zip(&encoded) {
                 let max_attempts = task.max_attempts.unwrap_or(default_attempts);
                 let available_at = task.available_at.unwrap_or(now);
-                let id = stmt.insert(params![
+                let inserted = stmt.insert(params![
                     task.identifier,
                     task.action,
                     "Queued",
@@ -331,31 +346,20 @@ impl Store for SqliteStore {
                     task.priority.rank(),
                     available_at,
                     now_text,
-                ])?;
-                out.push(Task {
-                    id,
-                    identifier: task.identifier.clone(),
-                    action: task.action.clone(),
-                    status: Status::Pending,
-                    priority: task.priority,
-                    data: task.data.clone(),
-                    progress: 0,
-                    attempts: 0,
-                    max_attempts,
-                    message: Some("Queued".into()),
-                    result: None,
-                    last_error: None,
-                    started_by: task.started_by,
-                    available_at: Some(available_at),
-                    started_at: None,
-                    finished_at: None,
-                    created_at: Some(created),
-                    updated_at: Some(created),
-                    cancel_requested: false,
-                    fence: 0,
-                    locked_by: None,
-                    lease_expires_at: None,
-                });
+                    task.unique_key,
+                ]);
+                let id = match inserted {
+                    Ok(id) => id,
+                    Err(err) if task.unique_key.is_some() && is_unique_violation(&err) => {
+                        // An unfinished task already holds the key: that task is the answer.
+                        let existing =
+                            tx.prepare_cached(&self.sql.find_unique)?.query_row([&task.unique_key], read_task)?;
+                        out.push(existing);
+                        continue;
+                    }
+                    Err(err) => return Err(err.into()),
+                };
+                out.push(task.stored(id, max_attempts, available_at, now));
             }
         }
         tx.commit()?;
@@ -370,16 +374,22 @@ impl Store for SqliteStore {
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Task>> {
         let now_text = to_sql_text_ms(req.now);
         let filter = (!req.identifiers.is_empty()).then(|| serde_json::to_string(req.identifiers).unwrap_or_default());
+        let ids = (!req.ids.is_empty()).then(|| serde_json::to_string(req.ids).unwrap_or_default());
         let tx = WriteTx::begin(&self.conn)?;
         let mut tasks = {
             let limit = req.limit as i64;
-            match &filter {
-                None => {
+            match (&filter, &ids) {
+                (_, Some(ids)) => {
+                    let mut stmt = tx.prepare_cached(&self.sql.claim_ids)?;
+                    stmt.query_map(params![req.owner, req.lease_until, req.now, now_text, limit, ids], read_task)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
+                }
+                (None, None) => {
                     let mut stmt = tx.prepare_cached(&self.sql.claim)?;
                     stmt.query_map(params![req.owner, req.lease_until, req.now, now_text, limit], read_task)?
                         .collect::<rusqlite::Result<Vec<_>>>()?
                 }
-                Some(list) => {
+                (Some(list), None) => {
                     let mut stmt = tx.prepare_cached(&self.sql.claim_for)?;
                     stmt.query_map(params![req.owner, req.lease_until, req.now, now_text, limit, list], read_task)?
                         .collect::<rusqlite::Result<Vec<_>>>()?
@@ -573,7 +583,13 @@ impl Store for SqliteStore {
 
     fn retry(&mut self, id: i64, now: Millis) -> Result<bool> {
         let tx = WriteTx::begin(&self.conn)?;
-        let n = tx.prepare_cached(&self.sql.retry_finished)?.execute(params![id, now, to_sql_text_ms(now)])?;
+        let n = match tx.prepare_cached(&self.sql.retry_finished)?.execute(params![id, now, to_sql_text_ms(now)]) {
+            Err(err) if is_unique_violation(&err) => {
+                let status = tx.prepare_cached(&self.sql.find)?.query_row([id], read_task)?.status;
+                return Err(unique_key_taken(id, status));
+            }
+            other => other?,
+        };
         tx.commit()?;
         Ok(n == 1)
     }
@@ -592,6 +608,15 @@ impl Store for SqliteStore {
             .query_map([], |r| Ok((r.get(0)?, Status::from_code(r.get(1)?), r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(stats)
+    }
+
+    fn finished_before(&mut self, before: Millis) -> Result<Vec<i64>> {
+        let t = &self.sql.tasks;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT id FROM {t} WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at <= ?1"
+        ))?;
+        let ids = stmt.query_map([to_sql_text_ms(before)], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
     }
 
     fn prune(&mut self, before: Millis) -> Result<Vec<i64>> {
@@ -613,6 +638,44 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(ids)
+    }
+
+    fn delete(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let t = &self.sql.tasks;
+        let list = serde_json::to_string(ids).unwrap_or_default();
+        let tx = WriteTx::begin(&self.conn)?;
+        let deleted: Vec<i64> = tx
+            .prepare_cached(&format!(
+                "DELETE FROM {t} WHERE id IN (SELECT value FROM json_each(?1)) AND status NOT IN (30, 50) RETURNING id"
+            ))?
+            .query_map([list], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    fn finished_since(&mut self, since: Millis, limit: usize) -> Result<Vec<Timing>> {
+        let t = &self.sql.tasks;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT identifier, status, available_at, start_at, finished_at FROM {t} \
+             WHERE status IN (80, 90, 100) AND finished_at IS NOT NULL AND finished_at >= ?1 \
+             ORDER BY finished_at DESC LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![to_sql_text_ms(since), limit as i64], |r| {
+                Ok(Timing {
+                    identifier: r.get(0)?,
+                    status: Status::from_code(r.get(1)?),
+                    available_at: r.get(2)?,
+                    started_at: r.get::<_, Option<String>>(3)?.as_deref().and_then(parse_sql_text),
+                    finished_at: r.get::<_, Option<String>>(4)?.as_deref().and_then(parse_sql_text),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     fn sibling(&self) -> Result<Option<Box<dyn Store>>> {
@@ -690,17 +753,28 @@ impl Store for SqliteStore {
         Ok(self.conn.prepare_cached(&self.sql.has_logs)?.exists([id])?)
     }
 
-    fn delete_journal(&mut self, ids: &[i64]) -> Result<()> {
+    fn delete_journal(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
         if ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let (progress, logs) = (self.sql.progress.clone(), self.sql.logs.clone());
         let tx = WriteTx::begin(&self.conn)?;
+        let mut had = Vec::new();
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
+            let mut stmt = tx.prepare(&format!(
+                "SELECT task_id FROM {progress} WHERE task_id IN ({marks}) \
+                 UNION SELECT DISTINCT task_id FROM {logs} WHERE task_id IN ({marks})"
+            ))?;
+            let found = stmt
+                .query_map(params_from_iter(chunk.iter().chain(chunk.iter())), |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            had.extend(found);
             tx.execute(&format!("DELETE FROM {progress} WHERE task_id IN ({marks})"), params_from_iter(chunk.iter()))?;
             tx.execute(&format!("DELETE FROM {logs} WHERE task_id IN ({marks})"), params_from_iter(chunk.iter()))?;
         }
-        tx.commit()
+        tx.commit()?;
+        had.sort_unstable();
+        Ok(had)
     }
 }

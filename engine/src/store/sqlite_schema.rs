@@ -39,6 +39,9 @@ pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport
     if from_version < 2 {
         version_2(&tx, config)?;
     }
+    if from_version < 3 {
+        version_3(&tx, config)?;
+    }
     tx.execute(
         &format!("INSERT INTO \"{schema}\" (version, applied_at) VALUES (?1, ?2)"),
         rusqlite::params![LATEST_VERSION, to_sql_text(now_ms())],
@@ -66,6 +69,20 @@ fn version_2(tx: &Connection, config: &Config) -> Result<()> {
             context TEXT NULL
         );
         CREATE INDEX IF NOT EXISTS \"{logs}_task_idx\" ON \"{logs}\" (task_id, id);"
+    ))?;
+    Ok(())
+}
+
+/// Unique keys: while a task is pending or running, no other task may hold its key. (Databases
+/// made by an early build have the column at version 1 already.)
+fn version_3(tx: &Connection, config: &Config) -> Result<()> {
+    let tasks = config.tasks_table();
+    if !column_names(tx, &tasks)?.iter().any(|c| c.eq_ignore_ascii_case("unique_key")) {
+        tx.execute_batch(&format!("ALTER TABLE \"{tasks}\" ADD COLUMN unique_key VARCHAR(190) NULL"))?;
+    }
+    tx.execute_batch(&format!(
+        "CREATE UNIQUE INDEX IF NOT EXISTS \"{tasks}_unique_idx\" ON \"{tasks}\" (unique_key)
+            WHERE unique_key IS NOT NULL AND status IN (10, 30, 50);"
     ))?;
     Ok(())
 }
@@ -143,10 +160,10 @@ fn version_1(tx: &Connection, config: &Config) -> Result<bool> {
 fn backfill_upstream_rows(conn: &Connection, tasks: &str) -> Result<()> {
     conn.execute_batch(&format!(
         "UPDATE \"{tasks}\" SET priority_rank = CASE lower(priority) WHEN 'high' THEN 3 WHEN 'low' THEN 1 ELSE 2 END;
-         UPDATE \"{tasks}\" SET available_at = CAST(COALESCE(
+         UPDATE \"{tasks}\" SET available_at = CAST(ROUND(COALESCE(
                 (julianday(start_at) - 2440587.5) * 86400000.0,
                 (julianday(created_at) - 2440587.5) * 86400000.0,
-                0) AS INTEGER)
+                0)) AS INTEGER)
             WHERE status = 10;
          -- Upstream never recovered crashed workers: its running rows may be stuck forever.
          -- Give them an expired lease so the first claim rescues them.

@@ -389,4 +389,49 @@ final class EngineApiTest extends EngineTestCase
             self::assertStringContainsString('migrate()', $e->getMessage());
         }
     }
+
+    public function testRunningChosenTasksNowAndStoppingEarly(): void
+    {
+        $later = $this->engine->create('w', 'later', [], 'normal', ['delay' => 3600]);
+        $other = $this->engine->create('w', 'other');
+        $report = $this->engine->process(fn () => null, 10, ['ids' => [$later->id]]);
+        self::assertSame(1, $report['completed']);
+        self::assertTrue($this->engine->find($later->id)->isCompleted(), 'run on demand before it was due');
+        self::assertTrue($this->engine->find($other->id)->isPending());
+
+        for ($i = 0; $i < 5; $i++) {
+            $this->engine->create('w', 'more');
+        }
+        $report = $this->engine->process(function () { $this->engine->requestStop(); }, 100);
+        self::assertTrue($report['stopped']);
+        self::assertSame(1, $report['completed'], 'stopped after the current task');
+    }
+
+    public function testPruneFilesKeepsRows(): void
+    {
+        $t = $this->engine->create('w', 'a');
+        $this->engine->log($t->id, 'info', 'x');
+        $this->engine->complete($t->id);
+        self::assertSame(1, $this->engine->pruneFiles(0));
+        self::assertFileDoesNotExist($this->engine->logPath($t->id));
+        self::assertNotNull($this->engine->find($t->id));
+    }
+
+    public function testDiscoverWorkersReadsComposerMetadataWithoutLoadingClasses(): void
+    {
+        $root = $this->dir . '/project';
+        @mkdir("$root/vendor/composer", 0777, true);
+        @mkdir("$root/vendor/acme/shop/src", 0777, true);
+        file_put_contents("$root/vendor/composer/installed.json", json_encode(['packages' => [
+            ['name' => 'acme/shop', 'install-path' => '../acme/shop', 'autoload' => ['psr-4' => ['Acme\\Shop\\' => 'src/']]],
+        ]]));
+        file_put_contents("$root/vendor/acme/shop/src/ImportWorker.php",
+            "<?php namespace Acme\\Shop; use Seiger\\sTask\\Workers\\BaseWorker; class ImportWorker extends BaseWorker {}");
+        $found = Engine::discoverWorkers($root, ['Seiger\\sTask\\Workers\\BaseWorker']);
+        self::assertSame([['class' => 'Acme\\Shop\\ImportWorker', 'file' => "$root/vendor/composer/../acme/shop/src/ImportWorker.php", 'package' => 'acme/shop']], $found['candidates']);
+        self::assertSame(1, $found['packages']);
+        self::assertFalse(class_exists('Acme\\Shop\\ImportWorker', false), 'nothing was loaded');
+        $this->expectException(\STask\Exception\InvalidArgumentException::class);
+        Engine::discoverWorkers($this->dir . '/missing', []);
+    }
 }

@@ -75,7 +75,7 @@ abstract class EngineTestCase extends TestCase
     /** The path of the built extension, for child processes. */
     protected static function extensionPath(): string
     {
-        $path = getenv('STASK_EXTENSION') ?: dirname(__DIR__, 3) . '/target/release/libstask.so';
+        $path = realpath((string) getenv('STASK_EXTENSION')) ?: dirname(__DIR__, 3) . '/target/release/libstask.so';
         if (!is_file($path)) {
             self::fail("extension not found at $path; set STASK_EXTENSION");
         }

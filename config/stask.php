@@ -1,0 +1,52 @@
+<?php
+
+/*
+ * sTask settings. Publish with `php artisan vendor:publish --tag=stask` and edit
+ * core/custom/config/stask.php; keys you leave out keep these defaults.
+ */
+return [
+    // Where tasks are stored. null: the site's own database connection when the engine supports
+    // its driver, else an embedded SQLite file under storage/. A Laravel connection name picks
+    // another connection; an engine URL ("sqlite:/path/stask.sqlite") sets it outright.
+    'connection' => null,
+    'url' => null,
+
+    // Directory for {id}.json progress snapshots and {id}.log task logs. null: storage/stask.
+    'storage' => null,
+
+    // Claims live this long without a heartbeat; a crashed worker's task is rescued after it.
+    'lease_seconds' => 60,
+
+    // Attempts for tasks that do not set their own, and the delay between them.
+    'max_attempts' => 3,
+    'backoff' => ['base' => 10, 'factor' => 2, 'max' => 3600, 'jitter' => 0.2],
+
+    // stask:worker (the cron/scheduler pass) and stask:work (the long-running worker).
+    'worker' => [
+        'schedule' => true,   // run stask:worker every minute from `php artisan schedule:run`
+        'limit' => 100,       // tasks per stask:worker pass
+        'sleep' => 1,         // seconds stask:work waits when the queue is empty
+    ],
+
+    // Worker discovery: namespaces never scanned for workers (added to the built-in list).
+    'discovery' => [
+        'exclude' => [],
+        'activate_new' => false,  // upstream behaviour: newly found workers start inactive
+    ],
+
+    // Built-in workers.
+    'artisan' => [
+        // Commands the `artisan` worker may run (exact names or prefixes ending in "*").
+        'allowed' => ['cache:clear', 'view:clear', 'config:clear', 'route:clear', 'stask:prune', 'stask:stats', 'list'],
+        // A manager user needs this permission (besides "stask") to run artisan tasks.
+        'permission' => 'stask_artisan',
+        'timeout' => 600,
+    ],
+    'composer_update' => [
+        'enabled' => false,   // running `composer update` from the manager is off unless enabled
+        'timeout' => 1800,
+    ],
+    'cleanup' => [
+        'days' => 30,         // finished tasks older than this are pruned with their files
+    ],
+];

@@ -1,0 +1,152 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Seiger\sTask\Console;
+
+use Seiger\sTask\Exceptions\TaskTimeoutException;
+use STask\Task;
+
+/**
+ * A long-running worker for supervisor/systemd: runs tasks as they come, highest priority
+ * first; stops gracefully (after the current task) on SIGTERM/SIGINT, or on its limits.
+ * Several may run at once, on one server or many: claims are atomic.
+ */
+final class WorkCommand extends StaskCommand
+{
+    protected $signature = 'stask:work
+        {--identifier=* : Only tasks of these workers}
+        {--sleep=1 : Seconds to wait when there is nothing to do}
+        {--max-jobs=0 : Stop after this many tasks (0: no limit)}
+        {--max-time=0 : Stop after this many seconds (0: no limit)}
+        {--memory=128 : Stop when PHP uses more than this many MB}
+        {--timeout=0 : Fail a task that runs longer than this many seconds (0: no limit; needs pcntl)}
+        {--batch=50 : Tasks per engine call}
+        {--stop-when-empty : Stop when no task is due}
+        {--once : Run at most one task, then stop}';
+
+    protected $description = 'Run tasks continuously (for supervisor or systemd); stops gracefully on SIGTERM';
+
+    private bool $stopping = false;
+    private string $stopReason = '';
+
+    public function handle(): int
+    {
+        $this->stopping = false;
+        $this->stopReason = '';
+        return $this->guard(function (): int {
+            $engine = $this->stask()->engine();
+            $this->trapSignals($engine);
+            $sleep = max(0.0, (float) $this->option('sleep'));
+            $maxJobs = max(0, (int) $this->option('max-jobs'));
+            $maxTime = max(0, (int) $this->option('max-time'));
+            $memory = max(1, (int) $this->option('memory'));
+            $batch = $this->option('once') ? 1 : max(1, (int) $this->option('batch'));
+            $identifiers = array_values(array_filter((array) $this->option('identifier')));
+            $runner = $this->timed($this->stask()->runner(), max(0, (int) $this->option('timeout')));
+            $started = microtime(true);
+            $done = 0;
+
+            $this->line(sprintf('<info>sTask worker</info> pid %d, %s', getmypid(), $identifiers ? 'workers: ' . implode(', ', $identifiers) : 'all workers'));
+            while (!$this->stopping) {
+                $limit = $maxJobs > 0 ? min($batch, $maxJobs - $done) : $batch;
+                $report = $engine->process($runner, $limit, $identifiers ? ['identifiers' => $identifiers] : null);
+                $done += $report['completed'] + $report['retried'] + $report['failed'] + $report['cancelled'];
+                if ($report['exited'] || $report['stopped']) {
+                    break;
+                }
+                if ($this->option('once') && $report['claimed'] > 0) {
+                    $this->stop('--once');
+                } elseif ($maxJobs > 0 && $done >= $maxJobs) {
+                    $this->stop("--max-jobs=$maxJobs reached");
+                } elseif ($maxTime > 0 && microtime(true) - $started >= $maxTime) {
+                    $this->stop("--max-time=$maxTime reached");
+                } elseif (memory_get_usage(true) / 1048576 >= $memory) {
+                    $this->stop(sprintf('memory %.0f MB ≥ --memory=%d', memory_get_usage(true) / 1048576, $memory));
+                } elseif ($report['claimed'] === 0) {
+                    if ($this->option('stop-when-empty')) {
+                        $this->stop('queue empty');
+                    } else {
+                        $this->idle($sleep);
+                    }
+                }
+            }
+            $this->line(sprintf('<info>Stopped</info> (%s) after %d task(s) in %s.', $this->stopReason ?: 'signal', $done, $this->span(microtime(true) - $started)));
+            return 0;
+        }, fn () => $this->releaseSignals());
+    }
+
+    /** Puts back the default signal handling (this process may go on, e.g. under tests). */
+    private function releaseSignals(): void
+    {
+        if (function_exists('pcntl_signal')) {
+            pcntl_alarm(0);
+            foreach ([SIGTERM, SIGINT, SIGQUIT, SIGALRM] as $signal) {
+                pcntl_signal($signal, SIG_DFL);
+            }
+        }
+    }
+
+    private function stop(string $reason): void
+    {
+        $this->stopping = true;
+        $this->stopReason = $reason;
+    }
+
+    /** SIGTERM/SIGINT/SIGQUIT: finish the current task, hand back the rest, exit. */
+    private function trapSignals(\STask\Engine $engine): void
+    {
+        if (!function_exists('pcntl_signal')) {
+            return;
+        }
+        pcntl_async_signals(true);
+        foreach ([SIGTERM, SIGINT, SIGQUIT] as $signal) {
+            pcntl_signal($signal, function (int $signo) use ($engine): void {
+                $this->stop($signo === SIGINT ? 'SIGINT' : ($signo === SIGQUIT ? 'SIGQUIT' : 'SIGTERM'));
+                $engine->requestStop();
+            });
+        }
+    }
+
+    /** Sleeps in short steps so that a signal ends the wait at once. */
+    private function idle(float $seconds): void
+    {
+        $until = microtime(true) + $seconds;
+        while (!$this->stopping && microtime(true) < $until) {
+            usleep((int) min(100_000, max(1, ($until - microtime(true)) * 1e6)));
+        }
+    }
+
+    /** Wraps the runner: a line per task, and the per-task timeout. */
+    private function timed(callable $runner, int $timeout): \Closure
+    {
+        $alarm = $timeout > 0 && function_exists('pcntl_alarm');
+        if ($alarm) {
+            pcntl_async_signals(true);
+            pcntl_signal(SIGALRM, static function () use ($timeout): void {
+                throw new TaskTimeoutException("The task ran longer than --timeout=$timeout s");
+            });
+        }
+        return function (Task $task) use ($runner, $alarm, $timeout): void {
+            $label = sprintf('#%d %s:%s', $task->id, $task->identifier, $task->action);
+            $start = microtime(true);
+            if ($alarm) {
+                pcntl_alarm($timeout);
+            }
+            try {
+                $runner($task);
+                $this->line(sprintf('%s  %-40s <fg=green>done</> %s', date('H:i:s'), $label, $this->span(microtime(true) - $start)));
+            } catch (\STask\Exception\TaskCancelledException $e) {
+                $this->line(sprintf('%s  %-40s <fg=gray>cancelled</> %s', date('H:i:s'), $label, $this->span(microtime(true) - $start)));
+                throw $e;
+            } catch (\Throwable $e) {
+                $this->line(sprintf('%s  %-40s <fg=red>fail</> %s  %s', date('H:i:s'), $label, $this->span(microtime(true) - $start), $this->excerpt($e->getMessage(), 80)));
+                throw $e;
+            } finally {
+                if ($alarm) {
+                    pcntl_alarm(0);
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,146 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Seiger\sTask\Http\Controllers;
+
+use Illuminate\Http\JsonResponse;
+use Illuminate\Http\Request;
+use Illuminate\Http\Response;
+use Seiger\sTask\Models\sTaskModel;
+use Symfony\Component\HttpFoundation\BinaryFileResponse;
+use Symfony\Component\HttpFoundation\ResponseHeaderBag;
+use Symfony\Component\HttpFoundation\StreamedResponse;
+
+/** One task: its page, live progress and log, downloads, retry and cancel. */
+final class TaskController extends Controller
+{
+    public function show(int $id): Response
+    {
+        $task = sTaskModel::query()->find($id);
+        if ($task === null) {
+            return new Response(e(trans('sTask::global.task_not_found', ['id' => $id])), 404);
+        }
+        return $this->page('tasks.show', 'tasks', [
+            'task' => $task,
+            'progress' => $this->stask->engine()->progress($id),
+            'resultFile' => $this->resultFile($task) !== null,
+        ]);
+    }
+
+    /**
+     * Upstream's progress endpoint, with the snapshot's fields: success, code, id, status,
+     * progress, processed, total, eta, message, log_lines (the last 50 messages), and more.
+     */
+    public function progress(int $id): JsonResponse
+    {
+        $task = sTaskModel::query()->find($id);
+        if ($task === null) {
+            return $this->json(['success' => false, 'code' => 404, 'status' => 'not_found', 'message' => trans('sTask::global.task_not_found', ['id' => $id])], 404);
+        }
+        $engine = $this->stask->engine();
+        return $this->json(['success' => true, 'code' => 200] + $engine->progress($id) + [
+            'attempts' => $task->attempts,
+            'max_attempts' => $task->max_attempts,
+            'can_retry' => $task->canRetry(),
+            'can_cancel' => !$task->isFinished(),
+            'duration' => $task->duration,
+            'last_error' => $task->last_error,
+            'log_lines' => array_column($engine->logs($id, null, 50), 'message'),
+        ]);
+    }
+
+    /** The last entries of the log (?level=info|warning|error, ?limit=1–1000). */
+    public function logs(Request $request, int $id): JsonResponse
+    {
+        $level = (string) $request->query('level', '');
+        if ($level !== '' && !in_array($level, ['info', 'warning', 'error'], true)) {
+            return $this->error('level must be info, warning or error', 422);
+        }
+        $limit = max(1, min(1000, (int) $request->query('limit', 200)));
+        try {
+            $entries = $this->stask->engine()->logs($id, $level ?: null, $limit);
+        } catch (\STask\Exception\NotFoundException $e) {
+            return $this->error($e->getMessage(), 404);
+        }
+        return $this->json(['success' => true, 'id' => $id, 'level' => $level ?: null, 'entries' => $entries]);
+    }
+
+    /** The whole log file. The path comes from the engine by id: nothing from the request. */
+    public function downloadLog(int $id): StreamedResponse|Response
+    {
+        $engine = $this->stask->engine();
+        $task = $engine->find($id);
+        if ($task === null) {
+            return new Response(e(trans('sTask::global.task_not_found', ['id' => $id])), 404);
+        }
+        $path = $engine->logPath($id);
+        $name = sprintf('task-%d-%s-%s.log', $id, preg_replace('/[^A-Za-z0-9_.-]/', '_', $task->identifier), date('Ymd-His'));
+        return new StreamedResponse(static function () use ($path): void {
+            if (is_file($path)) {
+                readfile($path);
+            }
+        }, 200, [
+            'Content-Type' => 'text/plain; charset=utf-8',
+            'Content-Disposition' => (new ResponseHeaderBag())->makeDisposition(ResponseHeaderBag::DISPOSITION_ATTACHMENT, $name),
+            'X-Content-Type-Options' => 'nosniff',
+        ]);
+    }
+
+    /** A completed task's result file — only a file inside sTask's storage directory. */
+    public function downloadResult(int $id): BinaryFileResponse|Response
+    {
+        $task = sTaskModel::query()->find($id);
+        $file = $task ? $this->resultFile($task) : null;
+        if ($file === null) {
+            return new Response(e((string) __('sTask::global.no_result_file')), 404);
+        }
+        return (new BinaryFileResponse($file, 200, ['X-Content-Type-Options' => 'nosniff']))
+            ->setContentDisposition(ResponseHeaderBag::DISPOSITION_ATTACHMENT, basename($file));
+    }
+
+    public function retry(int $id): JsonResponse
+    {
+        return $this->change($id, fn () => $this->stask->engine()->retry($id), 'retried');
+    }
+
+    public function cancel(int $id): JsonResponse
+    {
+        return $this->change($id, fn () => $this->stask->engine()->cancel($id), 'cancelled');
+    }
+
+    private function change(int $id, callable $operation, string $done): JsonResponse
+    {
+        try {
+            $changed = (bool) $operation();
+        } catch (\STask\Exception\NotFoundException $e) {
+            return $this->error($e->getMessage(), 404);
+        } catch (\STask\Exception\StaskException $e) {
+            return $this->error($e->getMessage(), 409);
+        }
+        $task = $this->stask->engine()->find($id);
+        return $this->json(['success' => $changed, $done => $changed, 'status' => $task?->statusText], $changed ? 200 : 409);
+    }
+
+    /**
+     * Upstream served any path in `result` (a path traversal); here the result must name an
+     * existing file under the storage directory (e.g. storage/stask/uploads).
+     */
+    private function resultFile(sTaskModel $task): ?string
+    {
+        if (!$task->isCompleted()) {
+            return null;
+        }
+        $result = $task->result;
+        $candidate = is_string($result) ? $result : (is_array($result) ? ($result['file'] ?? $result['path'] ?? null) : null);
+        if (!is_string($candidate) || $candidate === '') {
+            return null;
+        }
+        $storage = realpath(storage_path());
+        $real = realpath($candidate);
+        if ($storage === false || $real === false || !is_file($real) || !str_starts_with($real, $storage . DIRECTORY_SEPARATOR)) {
+            return null;
+        }
+        return $real;
+    }
+}

@@ -1,0 +1,171 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Seiger\sTask\Http\Controllers;
+
+use Illuminate\Http\JsonResponse;
+use Illuminate\Http\Request;
+use Illuminate\Http\Response;
+use Seiger\sTask\Models\sTaskModel;
+use Seiger\sTask\Models\sWorker;
+use Seiger\sTask\Services\WorkerDiscovery;
+use Seiger\sTask\Support\ActionMethod;
+use Seiger\sTask\Support\Schedule;
+use Seiger\sTask\Workers\BaseWorker;
+
+/** Workers: discovery, activation, settings (incl. schedule), running an action, stats. */
+final class WorkersController extends Controller
+{
+    public function index(): Response
+    {
+        $engine = $this->stask->engine();
+        return $this->page('workers.index', 'workers', [
+            'workers' => sWorker::query()->ordered()->get(),
+            'stats' => $engine->stats(),
+            'metrics' => $engine->metrics(60),
+        ]);
+    }
+
+    public function show(Request $request, string $identifier): Response
+    {
+        $worker = sWorker::query()->where('identifier', $identifier)->first();
+        if ($worker === null) {
+            return new Response(e(trans('sTask::global.worker_not_found', ['identifier' => $identifier])), 404);
+        }
+        $settings = $worker->getDefaultSettings();
+        $instance = $worker->getInstance();
+        $schedule = $instance instanceof BaseWorker ? $instance->getSchedule() : Schedule::normalize($settings['schedule'] ?? []);
+        unset($settings['schedule']);
+        return $this->page('workers.show', 'workers', [
+            'worker' => $worker,
+            'widget' => $this->widget($worker),
+            'schedule' => $schedule,
+            'otherSettings' => (object) $settings,
+            'recent' => sTaskModel::query()->byIdentifier($identifier)->orderByDesc('id')->limit(20)->get(),
+            'metrics' => $this->stask->engine()->metrics(60)['workers'][$identifier] ?? null,
+            'saved' => $request->query('saved') === '1',
+            'error' => null,
+        ]);
+    }
+
+    /** POST mode=discover|rescan|clean: the discovery report. */
+    public function discover(Request $request, WorkerDiscovery $discovery): JsonResponse
+    {
+        $mode = (string) $request->input('mode', 'discover');
+        $report = match ($mode) {
+            'discover' => $discovery->discover(),
+            'rescan' => $discovery->rescan(),
+            'clean' => $discovery->cleanOrphaned(),
+            default => null,
+        };
+        if ($report === null) {
+            return $this->error('mode must be discover, rescan or clean', 422);
+        }
+        return $this->json(['success' => true, 'mode' => $mode] + $report->toArray());
+    }
+
+    public function activate(Request $request): JsonResponse
+    {
+        return $this->toggle((string) $request->input('identifier'), true);
+    }
+
+    public function deactivate(Request $request): JsonResponse
+    {
+        return $this->toggle((string) $request->input('identifier'), false);
+    }
+
+    /**
+     * Saves the schedule fields and the other settings (a JSON object). Upstream dropped the
+     * weekly days and hourly minutes; every schedule key is kept here.
+     */
+    public function saveSettings(Request $request, string $identifier): Response|JsonResponse
+    {
+        $worker = sWorker::query()->where('identifier', $identifier)->first();
+        if ($worker === null) {
+            return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
+        }
+        $other = json_decode((string) $request->input('settings_json', '{}'), true);
+        if (!is_array($other) || array_is_list($other) && $other !== []) {
+            return $this->error((string) __('sTask::global.invalid_json'), 422);
+        }
+        $input = (array) $request->input('schedule', []);
+        $schedule = Schedule::normalize([
+            'type' => in_array($input['type'] ?? 'manual', ['manual', 'once', 'periodic', 'regular'], true) ? $input['type'] : 'manual',
+            'enabled' => !empty($input['enabled']),
+            'datetime' => !empty($input['datetime']) ? str_replace('T', ' ', (string) $input['datetime']) : null,
+            'time' => (string) ($input['time'] ?? '00:00'),
+            'frequency' => in_array($input['frequency'] ?? '', ['hourly', 'daily', 'weekly'], true) ? $input['frequency'] : 'daily',
+            'days' => (array) ($input['days'] ?? []),
+            'start_time' => (string) ($input['start_time'] ?? '00:00'),
+            'end_time' => (string) ($input['end_time'] ?? '23:59'),
+            'interval' => in_array($input['interval'] ?? '', ['every_5min', 'every_15min', 'every_30min', 'hourly'], true) ? $input['interval'] : 'hourly',
+        ]);
+        unset($other['schedule']);
+        $worker->settings = $other + ['schedule' => $schedule];
+        $worker->save();
+        $this->stask->clearWorkerCache($identifier);
+        if ($request->expectsJson()) {
+            return $this->json(['success' => true, 'settings' => $worker->settings]);
+        }
+        return new Response('', 303, ['Location' => route('sTask.worker.show', ['identifier' => $identifier, 'saved' => 1])]);
+    }
+
+    /**
+     * Upstream's run endpoint: creates a task for one of the worker's actions with the posted
+     * options, and answers {success, id, message} — with a 4xx status when it fails.
+     */
+    public function run(Request $request, string $identifier, string $action): JsonResponse
+    {
+        $worker = sWorker::query()->where('identifier', $identifier)->first();
+        $instance = $worker?->getInstance();
+        if ($worker === null || !$worker->active || $instance === null) {
+            return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
+        }
+        if (ActionMethod::find($instance, $action) === null) {
+            return $this->error(trans('sTask::global.action_not_found', ['action' => $action]), 422);
+        }
+        $options = $request->input('options', []);
+        if (is_string($options)) {
+            $options = json_decode($options === '' ? '{}' : $options, true);
+        }
+        if (!is_array($options)) {
+            return $this->error((string) __('sTask::global.invalid_json'), 422);
+        }
+        $priority = (string) $request->input('priority', 'normal');
+        try {
+            $task = $instance instanceof BaseWorker
+                ? $instance->createTask($action, $options, $priority)
+                : $this->stask->create($identifier, $action, $options, $priority, $this->stask->currentUserId());
+        } catch (\STask\Exception\InvalidArgumentException $e) {
+            return $this->error($e->getMessage(), 422);
+        } catch (\RuntimeException $e) {
+            return $this->error($e->getMessage(), 403);
+        }
+        return $this->json([
+            'success' => true,
+            'id' => (int) $task->id,
+            'message' => (string) __('sTask::global.task_created'),
+            'url' => route('sTask.task.show', ['id' => $task->id]),
+        ]);
+    }
+
+    private function toggle(string $identifier, bool $active): JsonResponse
+    {
+        $ok = $active ? $this->stask->activateWorker($identifier) : $this->stask->deactivateWorker($identifier);
+        return $ok
+            ? $this->json(['success' => true, 'identifier' => $identifier, 'active' => $active])
+            : $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
+    }
+
+    /** The worker's own widget (trusted HTML from its code), or the default run form. */
+    private function widget(sWorker $worker): string
+    {
+        $instance = $worker->getInstance();
+        if ($instance === null) {
+            return '<p class="text-sm st-muted">' . e(trans('sTask::global.worker_class_missing', ['class' => $worker->class])) . '</p>';
+        }
+        $html = trim($instance->renderWidget());
+        return $html !== '' ? $html : view('sTask::widgets.task-runner', ['worker' => $instance, 'actions' => ActionMethod::actionsOf($instance)])->render();
+    }
+}

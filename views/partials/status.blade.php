@@ -1,0 +1,1 @@
+<span class="st-badge st-status-{{ $status }}" data-status-badge>{{ __('sTask::global.' . $status) }}</span>
