@@ -8,6 +8,7 @@ conformance! {
     progress_and_logs_are_shared_through_the_database,
     final_snapshots_and_rescues_reach_the_database,
     pruning_removes_database_journal_rows,
+    pruning_files_and_deleting_tasks_clear_their_database_journal,
 }
 
 use std::time::Duration;
@@ -126,4 +127,28 @@ fn pruning_removes_database_journal_rows(sb: Sandbox) {
     assert_eq!(e.prune(0).unwrap(), 1);
     assert_eq!(sb.query_i64("SELECT COUNT(*) FROM evo_s_task_logs"), Some(0));
     assert_eq!(sb.query_i64("SELECT COUNT(*) FROM evo_s_task_progress"), Some(0));
+}
+
+fn pruning_files_and_deleting_tasks_clear_their_database_journal(sb: Sandbox) {
+    let e = server(&sb, "a");
+    let done = e.create(task("w", "a")).unwrap().id;
+    let pending = e.create(task("w", "b")).unwrap().id;
+    e.log(done, Level::Info, "hello", None).unwrap();
+    e.push_progress(done, ProgressUpdate { progress: Some(10.0), ..Default::default() }).unwrap();
+    e.complete(done, None, None).unwrap();
+    e.log(pending, Level::Info, "waiting", None).unwrap();
+    let rows = |id: i64| {
+        sb.query_i64(&format!("SELECT COUNT(*) FROM evo_s_task_logs WHERE task_id = {id}")).unwrap()
+            + sb.query_i64(&format!("SELECT COUNT(*) FROM evo_s_task_progress WHERE task_id = {id}")).unwrap()
+    };
+    assert_eq!(rows(done), 3);
+    assert_eq!(e.prune_files(1).unwrap(), 0, "too recent");
+    assert_eq!(e.prune_files(0).unwrap(), 1);
+    assert_eq!(rows(done), 0);
+    assert_eq!(e.get(done).unwrap().status, Status::Completed, "the task itself is kept");
+    assert_eq!(rows(pending), 1, "unfinished tasks keep theirs");
+    assert_eq!(e.prune_files(0).unwrap(), 0, "nothing left to prune");
+    assert_eq!(e.delete(&[pending, done]).unwrap(), vec![done, pending]);
+    assert_eq!(rows(pending), 0);
+    assert!(e.find(done).unwrap().is_none());
 }

@@ -29,7 +29,9 @@ conformance! {
     a_stop_request_ends_processing_after_the_current_task,
     old_files_can_be_pruned_while_rows_are_kept,
     unique_keys_keep_one_unfinished_task_per_key,
+    unique_keys_hold_across_connections_and_retries,
     delete_skips_running_tasks_and_removes_files,
+    metrics_count_finished_tasks_with_their_times,
 }
 
 use std::cell::RefCell;
@@ -488,6 +490,27 @@ fn specific_tasks_can_be_run_on_demand_even_before_they_are_due(sb: Sandbox) {
     assert_eq!(ran.into_inner(), vec![later]);
     assert_eq!(report.completed, 1);
     assert_eq!(engine.get(first).unwrap().status, Status::Pending, "other tasks are left alone");
+    // More ids than the limit: only `limit` of them are claimed (highest priority first), the
+    // rest stay pending and unclaimed; finished or unknown ids are skipped.
+    let mut urgent = task("w", "urgent");
+    urgent.priority = Priority::High;
+    let urgent = engine.create(urgent).unwrap().id;
+    let third = engine.create(task("w", "c")).unwrap().id;
+    let ran = RefCell::new(Vec::new());
+    let report = engine
+        .process_pending(
+            &ProcessOptions { limit: 1, identifiers: vec![], ids: vec![first, later, third, urgent, 999_999] },
+            |t| {
+                ran.borrow_mut().push(t.id);
+                Outcome::Returned
+            },
+        )
+        .unwrap();
+    assert_eq!((report.claimed, ran.into_inner()), (1, vec![urgent]));
+    for id in [first, third] {
+        let t = engine.get(id).unwrap();
+        assert_eq!((t.status, t.attempts, t.locked_by), (Status::Pending, 0, None), "task {id} was not claimed");
+    }
 }
 
 fn a_stop_request_ends_processing_after_the_current_task(sb: Sandbox) {
@@ -550,6 +573,102 @@ fn unique_keys_keep_one_unfinished_task_per_key(sb: Sandbox) {
     let mut bad = task("report", "build");
     bad.unique_key = Some(String::new());
     assert!(matches!(engine.create(bad), Err(Error::InvalidArgument(_))));
+}
+
+fn unique_keys_hold_across_connections_and_retries(sb: Sandbox) {
+    let engine = sb.engine();
+    let keyed = |key: &str| {
+        let mut t = task("sync", "run");
+        t.unique_key = Some(key.to_owned());
+        t
+    };
+    // Keys compare exactly: case, trailing spaces and accents make different keys.
+    let base = engine.create(keyed("sync:shop")).unwrap();
+    assert_eq!(base.unique_key.as_deref(), Some("sync:shop"));
+    assert_eq!(engine.get(base.id).unwrap().unique_key.as_deref(), Some("sync:shop"));
+    for other in ["SYNC:shop", "sync:shop ", "sync:shöp"] {
+        assert_ne!(engine.create(keyed(other)).unwrap().id, base.id, "{other:?} is another key");
+    }
+    let long = "ключ".repeat(23) + "xxxxxx"; // 190 bytes
+    let long_task = engine.create(keyed(&long)).unwrap();
+    assert_eq!(engine.create(keyed(&long)).unwrap().id, long_task.id);
+    // Many connections creating the same key at once get one task.
+    let ids: Vec<i64> = (0..6)
+        .map(|_| {
+            let config = sb.config();
+            std::thread::spawn(move || {
+                let e = stask_engine::Engine::open(config).unwrap();
+                let mut t = task("race", "run");
+                t.unique_key = Some("race:1".into());
+                (0..5).map(|_| e.create(t.clone()).unwrap().id).collect::<Vec<_>>()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(sb.query_i64("SELECT COUNT(*) FROM evo_s_tasks WHERE identifier = 'race'"), Some(1));
+    // A running task keeps its key; once it failed for good another task may take the key,
+    // and the failed one cannot be retried until that one finishes.
+    let mut once = keyed("sync:once");
+    once.max_attempts = Some(1);
+    let failed = engine.create(once.clone()).unwrap().id;
+    engine
+        .process_pending(&ProcessOptions { limit: 1, identifiers: vec![], ids: vec![failed] }, |t| {
+            assert_eq!(engine.create(once.clone()).unwrap().id, t.id, "a running task holds its key");
+            boom()
+        })
+        .unwrap();
+    assert_eq!(engine.get(failed).unwrap().status, Status::Failed);
+    let successor = engine.create(once.clone()).unwrap().id;
+    assert_ne!(successor, failed);
+    match engine.retry(failed) {
+        Err(Error::InvalidState { id, status, .. }) => assert_eq!((id, status), (failed, Status::Failed)),
+        other => panic!("retry must fail while another task holds the key: {other:?}"),
+    }
+    assert_eq!(engine.get(failed).unwrap().status, Status::Failed, "the refused retry changed nothing");
+    engine.complete(successor, None, None).unwrap();
+    assert!(engine.retry(failed).unwrap(), "the key is free again");
+    assert_eq!(engine.create(once).unwrap().id, failed, "the retried task holds the key");
+}
+
+fn metrics_count_finished_tasks_with_their_times(sb: Sandbox) {
+    let engine = sb.engine();
+    let mut once = task("mail", "send");
+    once.max_attempts = Some(1);
+    let created =
+        engine.create_many(vec![task("mail", "send"), once, task("report", "build"), task("report", "late")]).unwrap();
+    let mut n = 0;
+    engine
+        .process_pending(&ProcessOptions { limit: 3, identifiers: vec![], ids: vec![] }, |_| {
+            n += 1;
+            std::thread::sleep(Duration::from_millis(20));
+            if n == 2 { boom() } else { Outcome::Returned }
+        })
+        .unwrap();
+    assert_eq!(engine.get(created[3].id).unwrap().status, Status::Pending);
+    engine.cancel(created[3].id).unwrap();
+    let m = engine.metrics(5).unwrap();
+    assert_eq!(
+        (&m["totals"]["completed"], &m["totals"]["failed"], &m["totals"]["cancelled"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{m}"
+    );
+    assert_eq!(m["workers"]["mail"]["failed"], 1, "{m}");
+    assert_eq!(m["workers"]["report"]["completed"], 1, "{m}");
+    assert!(m["workers"]["mail"]["avg_run_ms"].as_i64().unwrap() >= 15, "run times come from ms timestamps: {m}");
+    assert!(m["workers"]["mail"]["avg_wait_ms"].as_i64().unwrap() >= 0, "{m}");
+    let per_minute: i64 = m["per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["completed"].as_i64().unwrap() + b["failed"].as_i64().unwrap() + b["cancelled"].as_i64().unwrap())
+        .sum();
+    assert_eq!(per_minute, 4);
+    // Tasks that finished long ago are outside the window.
+    sb.exec("UPDATE evo_s_tasks SET finished_at = '2020-01-01 00:00:00' WHERE status = 90");
+    assert_eq!(engine.metrics(5).unwrap()["totals"]["cancelled"], 0);
 }
 
 fn delete_skips_running_tasks_and_removes_files(sb: Sandbox) {

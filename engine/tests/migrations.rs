@@ -8,6 +8,7 @@ conformance! {
     migrate_is_idempotent,
     concurrent_first_migrations_do_not_collide,
     a_database_from_upstream_stask_is_upgraded_in_place_keeping_rows,
+    a_version_2_database_gains_unique_keys_keeping_rows,
 }
 
 use common::{Kind, Sandbox};
@@ -163,4 +164,33 @@ fn a_database_from_upstream_stask_is_upgraded_in_place_keeping_rows(sb: Sandbox)
     // New tasks get ids after upstream's.
     let new = engine.create(common::task("w", "a")).unwrap();
     assert!(new.id > done);
+}
+
+fn a_version_2_database_gains_unique_keys_keeping_rows(sb: Sandbox) {
+    let old = {
+        let engine = sb.engine();
+        engine.create(common::task("w", "before")).unwrap().id
+    };
+    // Back to the tables as schema version 2 left them (before unique keys).
+    sb.exec(match sb.kind {
+        Kind::Sqlite => {
+            "DROP INDEX evo_s_tasks_unique_idx; ALTER TABLE evo_s_tasks DROP COLUMN unique_key; \
+             UPDATE evo_s_task_schema SET version = 2"
+        }
+        Kind::Postgres => "ALTER TABLE evo_s_tasks DROP COLUMN unique_key; UPDATE evo_s_task_schema SET version = 2",
+        Kind::MySql => {
+            "ALTER TABLE evo_s_tasks DROP INDEX evo_s_tasks_unique_idx, DROP COLUMN unfinished_key; \
+             ALTER TABLE evo_s_tasks DROP COLUMN unique_key; UPDATE evo_s_task_schema SET version = 2"
+        }
+    });
+    let engine = Engine::open(sb.config()).unwrap();
+    let report = engine.migrate().unwrap();
+    assert_eq!((report.from_version, report.to_version, report.upgraded_upstream), (2, LATEST_VERSION, false));
+    assert_eq!(engine.migrate().unwrap().from_version, LATEST_VERSION, "second run is a no-op");
+    assert_eq!(engine.get(old).unwrap().action, "before");
+    assert_eq!(engine.get(old).unwrap().unique_key, None);
+    let mut keyed = common::task("w", "keyed");
+    keyed.unique_key = Some("k".into());
+    let first = engine.create(keyed.clone()).unwrap().id;
+    assert_eq!(engine.create(keyed).unwrap().id, first);
 }
