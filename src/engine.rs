@@ -211,8 +211,32 @@ impl PhpEngine {
         })
     }
 
-    /// Path of the task's log file (for downloads); it may not exist yet. With
-    /// `files => 'database'` there is no file: read the entries with logs().
+    /// A piece of the task's whole log, wherever it is kept (file or database), in the log
+    /// file's format: one entry per line, tab-separated time, level, message (tabs and newlines
+    /// escaped) and context JSON. Returns ['data' => whole lines, about $maxBytes of them,
+    /// 'next' => the cursor to pass next, or null after the last piece]. Streams a log of any
+    /// size in bounded memory:
+    ///
+    /// ```php
+    /// $cursor = 0;
+    /// do {
+    ///     ['data' => $data, 'next' => $cursor] = $engine->logChunk($id, $cursor);
+    ///     echo $data;
+    /// } while ($cursor !== null);
+    /// ```
+    #[php(defaults(cursor = 0, maxBytes = 262144))]
+    pub fn log_chunk(&self, id: i64, cursor: i64, maxBytes: i64) -> PhpResult<ZBox<ZendHashTable>> {
+        guarded(|| {
+            if !(1..=64 * 1024 * 1024).contains(&maxBytes) {
+                return Err(invalid(format!("maxBytes must be between 1 and 67108864, got {maxBytes}")));
+            }
+            let (data, next) = self.engine.log_chunk(id_arg(id)?, cursor, maxBytes as usize).map_err(to_php)?;
+            Ok(assoc(vec![("data", zv(data)), ("next", zv(next))]))
+        })
+    }
+
+    /// Path of the task's log file; it may not exist yet. With `files => 'database'` there is
+    /// no file: read the log with logs() or logChunk().
     pub fn log_path(&self, id: i64) -> PhpResult<String> {
         guarded(|| Ok(self.engine.journal().log_path(id_arg(id)?).to_string_lossy().into_owned()))
     }

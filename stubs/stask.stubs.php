@@ -160,8 +160,30 @@ namespace STask {
         public function log(int $id, string $level, string $message, ?array $context = null): void {}
 
         /**
-         * Path of the task's log file (for downloads); it may not exist yet. With
-         * `files => 'database'` there is no file: read the entries with logs().
+         * A piece of the task's whole log, wherever it is kept (file or database), in the log
+         * file's format: one entry per line, tab-separated time, level, message (tabs and newlines
+         * escaped) and context JSON. Returns ['data' => whole lines, about $maxBytes of them,
+         * 'next' => the cursor to pass next, or null after the last piece]. Streams a log of any
+         * size in bounded memory:
+         *
+         * ```php
+         * $cursor = 0;
+         * do {
+         *     ['data' => $data, 'next' => $cursor] = $engine->logChunk($id, $cursor);
+         *     echo $data;
+         * } while ($cursor !== null);
+         * ```
+         *
+         * @param int $id
+         * @param int $cursor
+         * @param int $maxBytes
+         * @return array
+         */
+        public function logChunk(int $id, int $cursor = 0, int $maxBytes = 262144): array {}
+
+        /**
+         * Path of the task's log file; it may not exist yet. With `files => 'database'` there is
+         * no file: read the log with logs() or logChunk().
          *
          * @param int $id
          * @return string

@@ -376,6 +376,23 @@ impl Engine {
         self.journal.read_log(id, level, limit)
     }
 
+    /// A piece of the task's whole log, in the log file's line format (time, level, message,
+    /// context JSON; tab-separated, one entry per line), wherever the log is kept: from
+    /// `cursor` (0: the start) about `max_bytes` of whole entries, and the cursor to pass next
+    /// (`None`: that was the end). A download streams any log this way in bounded memory.
+    pub fn log_chunk(&self, id: i64, cursor: i64, max_bytes: usize) -> Result<(String, Option<i64>)> {
+        if cursor < 0 {
+            return Err(Error::invalid(format!("cursor must not be negative, got {cursor}")));
+        }
+        if cursor == 0 {
+            let shared = self.shared()?;
+            if self.owned(&shared, id).is_none() && self.find(id)?.is_none() {
+                return Err(Error::NotFound(id));
+            }
+        }
+        self.journal.log_chunk(id, cursor, max_bytes.max(1))
+    }
+
     /// Marks a task completed. The worker running it may; anyone may complete a pending task.
     pub fn complete(&self, id: i64, result: Option<Value>, message: Option<&str>) -> Result<()> {
         let result = result.map(|v| encode_json("result", &v)).transpose()?;

@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 use crate::files::{Files, Level, LogEntry, Snapshot};
 use crate::store::{self, Store};
 
+/// Log rows read per query when a whole log is read in pieces.
+const LOG_ROWS_PER_QUERY: usize = 200;
+
 /// Progress snapshots and logs of tasks.
 pub enum Journal {
     Files(Files),
@@ -126,6 +129,37 @@ impl Journal {
         match self {
             Journal::Files(f) => f.read_log(id, level, limit),
             Journal::Database(d) => d.with(|s| s.get_logs(id, level, limit)),
+        }
+    }
+
+    /// A piece of a task's whole log, oldest entries first, as lines in the log file format:
+    /// from `cursor` (0: the start) about `max_bytes` of whole entries, and the cursor of the
+    /// next piece (`None`: the end). Memory stays bounded however long the log is.
+    pub fn log_chunk(&self, id: i64, cursor: i64, max_bytes: usize) -> Result<(String, Option<i64>)> {
+        match self {
+            Journal::Files(f) => {
+                let (data, next) = f.read_log_chunk(id, cursor.max(0) as u64, max_bytes)?;
+                Ok((data, next.map(|n| n as i64)))
+            }
+            Journal::Database(d) => d.with(|s| {
+                let mut data = String::new();
+                let mut cursor = cursor;
+                loop {
+                    let rows = s.get_logs_after(id, cursor, LOG_ROWS_PER_QUERY)?;
+                    let last = rows.len() < LOG_ROWS_PER_QUERY;
+                    let count = rows.len();
+                    for (i, (position, entry)) in rows.into_iter().enumerate() {
+                        data.push_str(&entry.to_line());
+                        cursor = position;
+                        if data.len() >= max_bytes && !(last && i + 1 == count) {
+                            return Ok((data, Some(cursor)));
+                        }
+                    }
+                    if last {
+                        return Ok((data, None));
+                    }
+                }
+            }),
         }
     }
 

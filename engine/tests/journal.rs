@@ -9,6 +9,7 @@ conformance! {
     final_snapshots_and_rescues_reach_the_database,
     pruning_removes_database_journal_rows,
     pruning_files_and_deleting_tasks_clear_their_database_journal,
+    a_whole_database_log_is_read_in_pieces,
 }
 
 use std::time::Duration;
@@ -151,4 +152,21 @@ fn pruning_files_and_deleting_tasks_clear_their_database_journal(sb: Sandbox) {
     assert_eq!(e.delete(&[pending, done]).unwrap(), vec![done, pending]);
     assert_eq!(rows(pending), 0);
     assert!(e.find(done).unwrap().is_none());
+}
+
+fn a_whole_database_log_is_read_in_pieces(sb: Sandbox) {
+    let e = server(&sb, "a");
+    let id = e.create(task("w", "a")).unwrap().id;
+    let other = e.create(task("w", "b")).unwrap().id;
+    assert_eq!(e.log_chunk(id, 0, 1000).unwrap(), (String::new(), None), "no log yet");
+    for i in 0..450 {
+        e.log(id, Level::Info, &format!("line {i}\twith a tab"), (i % 5 == 0).then(|| json!({"i": i}))).unwrap();
+        if i % 50 == 0 {
+            e.log(other, Level::Warning, "another task's line", None).unwrap();
+        }
+    }
+    assert!(common::assert_log_reads_in_pieces(&e, id, 2000) > 10);
+    assert_eq!(common::assert_log_reads_in_pieces(&e, id, 10 << 20), 1);
+    assert!(common::assert_log_reads_in_pieces(&e, other, 100) > 1, "only its own lines, in pieces");
+    assert!(!sb.dir.path().join("a").join(format!("{id}.log")).exists(), "no file was involved");
 }

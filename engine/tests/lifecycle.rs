@@ -18,6 +18,7 @@ conformance! {
     progress_is_coalesced_and_snapshots_are_written,
     tasks_without_progress_get_no_snapshot_but_report_from_the_database,
     logs_are_written_and_read_by_level,
+    a_whole_log_is_read_in_pieces,
     a_stale_owner_cannot_write_after_its_task_was_taken_over,
     outcomes_of_a_stale_owner_are_fenced_even_without_a_heartbeat_notice,
     expired_leases_are_rescued,
@@ -332,6 +333,21 @@ fn logs_are_written_and_read_by_level(sb: Sandbox) {
     assert_eq!(engine.logs(id, Some(Level::Warning), 100).unwrap().len(), 1);
     assert_eq!(engine.logs(id, None, 1).unwrap()[0].message, "bad");
     assert!(all[0].time.ends_with('Z'));
+}
+
+fn a_whole_log_is_read_in_pieces(sb: Sandbox) {
+    let engine = sb.engine();
+    let id = engine.create(task("w", "a")).unwrap().id;
+    assert_eq!(engine.log_chunk(id, 0, 1000).unwrap(), (String::new(), None), "no log yet");
+    for i in 0..300 {
+        let context = (i % 7 == 0).then(|| json!({"row": i, "note": "tab\there"}));
+        engine.log(id, Level::Info, &format!("line {i}\nwith a newline and ünïcode"), context).unwrap();
+    }
+    engine.log(id, Level::Error, &"x".repeat(5000), None).unwrap();
+    assert!(common::assert_log_reads_in_pieces(&engine, id, 1000) > 10);
+    assert_eq!(common::assert_log_reads_in_pieces(&engine, id, 10 << 20), 1);
+    assert!(matches!(engine.log_chunk(999_999, 0, 1000), Err(Error::NotFound(999_999))));
+    assert!(matches!(engine.log_chunk(id, -1, 1000), Err(Error::InvalidArgument(_))));
 }
 
 fn a_stale_owner_cannot_write_after_its_task_was_taken_over(sb: Sandbox) {

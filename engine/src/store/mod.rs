@@ -199,6 +199,9 @@ pub trait Store: Send {
     /// The last `limit` entries of a task, oldest first.
     fn get_logs(&mut self, id: i64, level: Option<Level>, limit: usize) -> Result<Vec<LogEntry>>;
     fn has_logs(&mut self, id: i64) -> Result<bool>;
+    /// Up to `limit` entries of a task stored after the entry `after` (0: from the first),
+    /// oldest first, each with its position for the next call.
+    fn get_logs_after(&mut self, id: i64, after: i64, limit: usize) -> Result<Vec<(i64, LogEntry)>>;
     /// Deletes the snapshots and logs of these tasks; returns the ids that had any.
     fn delete_journal(&mut self, ids: &[i64]) -> Result<Vec<i64>>;
 }

@@ -882,6 +882,20 @@ impl Store for MySqlStore {
         })
     }
 
+    fn get_logs_after(&mut self, id: i64, after: i64, limit: usize) -> Result<Vec<(i64, LogEntry)>> {
+        let sql = format!(
+            "SELECT logged_at, level, message, context, CAST(id AS SIGNED) FROM {} WHERE task_id = ? AND id > ? \
+             ORDER BY id LIMIT ?",
+            self.logs
+        );
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.link.run(Mode::Repeatable, async |conn: &mut MySqlConnection| {
+            let rows =
+                sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).bind(after).bind(limit).fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(|r| Ok((r.try_get(4)?, log_from_row(r)?))).collect::<Result<Vec<_>, sqlx::Error>>()?)
+        })
+    }
+
     fn delete_journal(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
         if ids.is_empty() {
             return Ok(Vec::new());

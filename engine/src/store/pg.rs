@@ -88,6 +88,7 @@ struct Sql {
     get_logs: Text,
     get_logs_level: Text,
     has_logs: Text,
+    get_logs_after: Text,
     delete_journal: Text,
 }
 
@@ -333,6 +334,11 @@ impl Sql {
             )
             .into(),
             has_logs: format!("SELECT 1 FROM {logs} WHERE task_id = $1 LIMIT 1").into(),
+            get_logs_after: format!(
+                "SELECT logged_at, level, message, context, id::bigint FROM {logs} WHERE task_id = $1 AND id > $2 \
+                 ORDER BY id LIMIT $3"
+            )
+            .into(),
             delete_journal: format!(
                 "WITH s AS (DELETE FROM {progress} WHERE task_id = ANY($1) RETURNING task_id), \
                  l AS (DELETE FROM {logs} WHERE task_id = ANY($1) RETURNING task_id) \
@@ -1026,6 +1032,16 @@ impl Store for PgStore {
         let sql = &self.sql;
         self.link.run(Mode::Repeatable, async |conn: &mut PgConnection| {
             Ok(sqlx::query(q(&sql.has_logs)).bind(id).fetch_optional(&mut *conn).await?.is_some())
+        })
+    }
+
+    fn get_logs_after(&mut self, id: i64, after: i64, limit: usize) -> Result<Vec<(i64, LogEntry)>> {
+        let sql = &self.sql;
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.link.run(Mode::Repeatable, async |conn: &mut PgConnection| {
+            let rows =
+                sqlx::query(q(&sql.get_logs_after)).bind(id).bind(after).bind(limit).fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(|r| Ok((r.try_get(4)?, log_from_row(r)?))).collect::<Result<Vec<_>, sqlx::Error>>()?)
         })
     }
 

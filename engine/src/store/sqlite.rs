@@ -57,6 +57,7 @@ struct Sql {
     get_logs: String,
     get_logs_level: String,
     has_logs: String,
+    get_logs_after: String,
     progress: String,
     logs: String,
 }
@@ -189,6 +190,10 @@ impl Sql {
                  ORDER BY id DESC LIMIT ?2"
             ),
             has_logs: format!("SELECT 1 FROM {logs} WHERE task_id = ?1 LIMIT 1"),
+            get_logs_after: format!(
+                "SELECT logged_at, level, message, context, id FROM {logs} WHERE task_id = ?1 AND id > ?2 \
+                 ORDER BY id LIMIT ?3"
+            ),
             progress,
             logs,
             tasks: t,
@@ -751,6 +756,15 @@ impl Store for SqliteStore {
 
     fn has_logs(&mut self, id: i64) -> Result<bool> {
         Ok(self.conn.prepare_cached(&self.sql.has_logs)?.exists([id])?)
+    }
+
+    fn get_logs_after(&mut self, id: i64, after: i64, limit: usize) -> Result<Vec<(i64, LogEntry)>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let mut stmt = self.conn.prepare_cached(&self.sql.get_logs_after)?;
+        let rows = stmt
+            .query_map(params![id, after, limit], |r| Ok((r.get(4)?, read_log(r)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     fn delete_journal(&mut self, ids: &[i64]) -> Result<Vec<i64>> {

@@ -331,3 +331,29 @@ pub fn task_with(identifier: &str, priority: Priority, data: Value) -> NewTask {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// Checks that reading a task's whole log in pieces of about `max_bytes` gives every entry
+/// `logs()` gives, in order, in whole lines; returns the number of pieces.
+pub fn assert_log_reads_in_pieces(engine: &Engine, id: i64, max_bytes: usize) -> usize {
+    let mut text = String::new();
+    let mut cursor = 0;
+    let mut pieces = 0;
+    loop {
+        let (data, next) = engine.log_chunk(id, cursor, max_bytes).unwrap();
+        pieces += 1;
+        assert!(data.is_empty() || data.ends_with('\n'), "whole lines only: {data:?}");
+        text.push_str(&data);
+        match next {
+            Some(n) => {
+                assert!(n > cursor, "the cursor moves on");
+                cursor = n;
+            }
+            None => break,
+        }
+        assert!(pieces < 100_000, "endless");
+    }
+    let read: Vec<stask_engine::LogEntry> =
+        text.lines().map(|l| stask_engine::LogEntry::parse(l).expect("a log line")).collect();
+    assert_eq!(read, engine.logs(id, None, 100_000).unwrap());
+    pieces
+}

@@ -96,6 +96,48 @@ final class BackendsTest extends BackendTestCase
         self::assertDirectoryDoesNotExist("{$this->dir}/server-b");
     }
 
+    /**
+     * logChunk() reads a whole log in pieces, from the file or from the database, with what
+     * logs() returns in the same order.
+     *
+     * @dataProvider backends
+     */
+    public function testAWholeLogIsReadInPiecesWhereverItIsKept(string $backend): void
+    {
+        $target = $this->target($backend);
+        foreach (['local', 'database'] as $files) {
+            $engine = $this->engineOn($target, ['files' => $files, 'storage' => "{$this->dir}/$files"]);
+            $id = $engine->create('w', 'a')->id;
+            self::assertSame(['data' => '', 'next' => null], $engine->logChunk($id));
+            for ($i = 0; $i < 120; $i++) {
+                $engine->log($id, $i % 10 === 0 ? 'warning' : 'info', "entry $i\twith\na tab, a newline and ✓", $i % 3 ? [] : ['i' => $i]);
+            }
+            $text = '';
+            $cursor = 0;
+            $pieces = 0;
+            do {
+                $chunk = $engine->logChunk($id, $cursor, 500);
+                self::assertStringEndsWith("\n", $chunk['data']);
+                $text .= $chunk['data'];
+                $cursor = $chunk['next'];
+                $pieces++;
+            } while ($cursor !== null);
+            self::assertGreaterThan(5, $pieces, $files);
+            $lines = explode("\n", rtrim($text, "\n"));
+            self::assertCount(120, $lines, $files);
+            $expected = $engine->logs($id, null, 1000);
+            foreach ($lines as $n => $line) {
+                [$time, $level, $message] = explode("\t", $line);
+                self::assertSame($expected[$n]['time'], $time);
+                self::assertSame($expected[$n]['level'], $level);
+                self::assertSame(str_replace(["\t", "\n"], ['\\t', '\\n'], $expected[$n]['message']), $message);
+            }
+            self::assertSame($text, $engine->logChunk($id, 0, 10_000_000)['data'], 'one piece when it fits');
+        }
+        $this->expectException(\STask\Exception\NotFoundException::class);
+        $engine->logChunk(999_999);
+    }
+
     public function testTheFilesOptionIsValidated(): void
     {
         $this->expectException(\STask\Exception\ConfigurationException::class);
