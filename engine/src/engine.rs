@@ -450,7 +450,8 @@ impl Engine {
             claim.progress.message = Some(message.clone());
         }
         let now = now_ms();
-        if claim.progress.has_file || self.journal.has_snapshot(id) {
+        // Progress not written yet (the database journal writes it from the heartbeat) counts.
+        if claim.progress.has_file || claim.progress.file_dirty || self.journal.has_snapshot(id) {
             if status == Status::Completed {
                 claim.progress.percent = 100;
             }
@@ -624,7 +625,12 @@ impl Engine {
             batch
                 .iter()
                 .zip(&applied)
-                .filter(|(s, ok)| **ok && registry.claims.get(&s.finish.lease.id).is_some_and(|c| !c.progress.has_file))
+                .filter(|(s, ok)| {
+                    **ok && registry
+                        .claims
+                        .get(&s.finish.lease.id)
+                        .is_some_and(|c| !c.progress.has_file && !c.progress.file_dirty)
+                })
                 .map(|(s, _)| s.finish.lease.id)
                 .collect()
         };
@@ -640,7 +646,8 @@ impl Engine {
                 if ok {
                     count += 1;
                     if let Some(mut claim) = claim {
-                        if claim.progress.has_file || with_snapshot.contains(&id) {
+                        // Reported progress that no snapshot holds yet counts too.
+                        if claim.progress.has_file || claim.progress.file_dirty || with_snapshot.contains(&id) {
                             let finished = settled.status_after.is_finished().then_some(now);
                             if settled.status_after == Status::Completed {
                                 claim.progress.percent = 100;

@@ -10,6 +10,7 @@ conformance! {
     pruning_removes_database_journal_rows,
     pruning_files_and_deleting_tasks_clear_their_database_journal,
     a_whole_database_log_is_read_in_pieces,
+    progress_reported_just_before_the_end_reaches_the_final_snapshot,
 }
 
 use std::time::Duration;
@@ -169,4 +170,33 @@ fn a_whole_database_log_is_read_in_pieces(sb: Sandbox) {
     assert_eq!(common::assert_log_reads_in_pieces(&e, id, 10 << 20), 1);
     assert!(common::assert_log_reads_in_pieces(&e, other, 100) > 1, "only its own lines, in pieces");
     assert!(!sb.dir.path().join("a").join(format!("{id}.log")).exists(), "no file was involved");
+}
+
+fn progress_reported_just_before_the_end_reaches_the_final_snapshot(sb: Sandbox) {
+    // The heartbeat would write the snapshot after a minute: the task ends long before.
+    let e = sb.engine_with(|c| {
+        c.journal = JournalMode::Database;
+        c.storage_dir = sb.dir.path().join("a");
+        c.progress_interval_ms = 60_000;
+    });
+    let returned = e.create(task("w", "returns")).unwrap().id;
+    let completes = e.create(task("w", "completes")).unwrap().id;
+    e.process_pending(&opts(2), |t| {
+        let update =
+            ProgressUpdate { processed: Some(2), total: Some(2), message: Some("2 of 2".into()), ..Default::default() };
+        e.push_progress(t.id, update).unwrap();
+        if t.id == completes {
+            e.complete(t.id, None, Some("done by the worker")).unwrap();
+        }
+        Outcome::Returned
+    })
+    .unwrap();
+    for id in [returned, completes] {
+        let seen = server(&sb, "b").progress(id).unwrap();
+        assert_eq!(
+            (seen["status"].as_str(), seen["progress"].as_i64(), seen["processed"].as_i64(), seen["total"].as_i64()),
+            (Some("completed"), Some(100), Some(2), Some(2)),
+            "task {id}: {seen}"
+        );
+    }
 }
