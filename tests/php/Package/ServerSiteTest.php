@@ -320,6 +320,40 @@ final class ServerSiteTest extends TestCase
     }
 
     /**
+     * The cron pass queues each schedule once however often it runs (unique keys), and the
+     * cleanup worker prunes old tasks with their database journal.
+     *
+     * @dataProvider servers
+     */
+    public function testSchedulerPassesAndCleanupOnTheServer(string $driver): void
+    {
+        $this->site($driver, ['files' => 'database']);
+        $this->artisan('migrate', ['--force' => true]);
+        $this->artisan('stask:discover', ['--activate' => ['newsletter', 'cleanup', 'report']]);
+        $newsletter = sTask::getWorker('newsletter');
+        $newsletter->settings = ['schedule' => ['type' => 'periodic', 'enabled' => true, 'frequency' => 'hourly', 'time' => '*:00']];
+        $newsletter->save();
+        $old = sTask::create('report', 'build');
+        sTask::log($old, 'info', 'long ago');
+        $out = $this->artisan('stask:worker');
+        self::assertStringContainsString('Scheduled newsletter', $out);
+        self::assertStringContainsString('Scheduled cleanup', $out);
+        self::assertStringContainsString('1 completed', $out);
+        $this->artisan('stask:worker');
+        $this->artisanProcess(['stask:worker']);
+        self::assertCount(1, sTaskModel::pending()->where('identifier', 'newsletter')->get(), 'queued once by three passes');
+        self::assertCount(1, sTaskModel::pending()->where('identifier', 'cleanup')->get());
+
+        $this->db->query("UPDATE evo_s_tasks SET finished_at = '2001-01-01 00:00:00' WHERE id = ?", [$old->id]);
+        $cleanup = sTask::create('cleanup', 'prune', ['days' => 30]);
+        sTask::execute($cleanup);
+        self::assertSame(['tasks' => 1, 'files' => 0, 'days' => 30], $cleanup->fresh()->result);
+        self::assertNull(sTask::find((int) $old->id));
+        self::assertSame(0, (int) $this->db->query('SELECT COUNT(*) AS n FROM evo_s_task_logs WHERE task_id = ?', [$old->id])[0]['n']);
+        self::assertContains('Deleted 1 task(s) and the files of 0 more', array_column(sTask::logs($cleanup), 'message'));
+    }
+
+    /**
      * The site reaches its database through a Unix socket, as a user whose password has the
      * characters URLs reserve; the engine gets there too.
      *
