@@ -388,58 +388,6 @@ impl PgStore {
         })
     }
 
-    /// Inserts a batch in which some tasks have unique keys: a key that an unfinished task
-    /// holds gives back that task, and a key repeated in the batch gives its first task.
-    fn insert_keyed(&mut self, tasks: Vec<NewTask>, encoded: Vec<String>, now: Millis) -> Result<Vec<Task>> {
-        let keys = unique_keys(&tasks);
-        let pick = |i: &usize| &tasks[*i];
-        let default_attempts = self.config.max_attempts;
-        let identifiers: Vec<&str> = keys.insert.iter().map(|i| pick(i).identifier.as_str()).collect();
-        let actions: Vec<&str> = keys.insert.iter().map(|i| pick(i).action.as_str()).collect();
-        let users: Vec<Option<i64>> = keys.insert.iter().map(|i| pick(i).started_by).collect();
-        let meta: Vec<&str> = keys.insert.iter().map(|i| encoded[*i].as_str()).collect();
-        let attempts: Vec<i64> = keys.insert.iter().map(|i| pick(i).max_attempts.unwrap_or(default_attempts)).collect();
-        let priorities: Vec<&str> = keys.insert.iter().map(|i| pick(i).priority.name()).collect();
-        let ranks: Vec<i64> = keys.insert.iter().map(|i| pick(i).priority.rank()).collect();
-        let available: Vec<i64> = keys.insert.iter().map(|i| pick(i).available_at.unwrap_or(now)).collect();
-        let unique: Vec<Option<&str>> = keys.insert.iter().map(|i| pick(i).unique_key.as_deref()).collect();
-        let (sql, channel) = (&self.sql, &self.channel);
-        let rows: Vec<Task> = self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
-            let rows = sqlx::query(q(&sql.insert_keyed))
-                .bind(&identifiers)
-                .bind(&actions)
-                .bind(&users)
-                .bind(&meta)
-                .bind(&attempts)
-                .bind(&priorities)
-                .bind(&ranks)
-                .bind(&available)
-                .bind(now)
-                .bind(channel)
-                .bind(&unique)
-                .fetch_all(&mut *conn)
-                .await?;
-            Ok(rows.iter().map(task_from_row).collect::<Result<Vec<_>, _>>()?)
-        })?;
-        // Keyed rows are found by their key; the others are new, with ids in insertion order.
-        let (mut keyed, mut plain): (Vec<Task>, Vec<Task>) = rows.into_iter().partition(|t| t.unique_key.is_some());
-        plain.sort_unstable_by_key(|t| t.id);
-        let mut plain = plain.into_iter();
-        let mut written = Vec::with_capacity(keys.insert.len());
-        for key in &unique {
-            let task = match key {
-                Some(key) => {
-                    keyed.iter().position(|t| t.unique_key.as_deref() == Some(*key)).map(|p| keyed.swap_remove(p))
-                }
-                None => plain.next(),
-            };
-            written.push(task.ok_or_else(|| {
-                Error::Database(format!("inserting {} tasks returned fewer rows", keys.insert.len()))
-            })?);
-        }
-        Ok(keys.answer.iter().map(|at| written[*at].clone()).collect())
-    }
-
     fn forget_listener(&mut self) {
         match self.listener.take() {
             Some((pid, listener)) if pid == std::process::id() => {
@@ -468,48 +416,80 @@ impl Store for PgStore {
         self.link.run(Mode::Transaction, async |conn: &mut PgConnection| pg_schema::migrate(conn, &config).await)
     }
 
+    /// One statement for the whole batch. With unique keys, a key that an unfinished task
+    /// holds gives back that task, and a key repeated in the batch gives its first task.
     fn insert(&mut self, tasks: Vec<NewTask>, now: Millis) -> Result<Vec<Task>> {
         let encoded = tasks.iter().map(|t| encode_json("data", &t.data)).collect::<Result<Vec<_>>>()?;
-        if tasks.iter().any(|t| t.unique_key.is_some()) {
-            return self.insert_keyed(tasks, encoded, now);
-        }
+        let keyed = tasks.iter().any(|t| t.unique_key.is_some());
+        let keys = unique_keys(&tasks);
+        let rows: Vec<&NewTask> = keys.insert.iter().map(|i| &tasks[*i]).collect();
         let default_attempts = self.config.max_attempts;
-        let identifiers: Vec<&str> = tasks.iter().map(|t| t.identifier.as_str()).collect();
-        let actions: Vec<&str> = tasks.iter().map(|t| t.action.as_str()).collect();
-        let users: Vec<Option<i64>> = tasks.iter().map(|t| t.started_by).collect();
-        let attempts: Vec<i64> = tasks.iter().map(|t| t.max_attempts.unwrap_or(default_attempts)).collect();
-        let priorities: Vec<&str> = tasks.iter().map(|t| t.priority.name()).collect();
-        let ranks: Vec<i64> = tasks.iter().map(|t| t.priority.rank()).collect();
-        let available: Vec<i64> = tasks.iter().map(|t| t.available_at.unwrap_or(now)).collect();
+        let identifiers: Vec<&str> = rows.iter().map(|t| t.identifier.as_str()).collect();
+        let actions: Vec<&str> = rows.iter().map(|t| t.action.as_str()).collect();
+        let users: Vec<Option<i64>> = rows.iter().map(|t| t.started_by).collect();
+        let meta: Vec<&str> = keys.insert.iter().map(|i| encoded[*i].as_str()).collect();
+        let attempts: Vec<i64> = rows.iter().map(|t| t.max_attempts.unwrap_or(default_attempts)).collect();
+        let priorities: Vec<&str> = rows.iter().map(|t| t.priority.name()).collect();
+        let ranks: Vec<i64> = rows.iter().map(|t| t.priority.rank()).collect();
+        let available: Vec<i64> = rows.iter().map(|t| t.available_at.unwrap_or(now)).collect();
+        let unique: Vec<Option<&str>> = rows.iter().map(|t| t.unique_key.as_deref()).collect();
         let (sql, channel) = (&self.sql, &self.channel);
-        let mut ids: Vec<i64> = self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
-            let rows = sqlx::query(q(&sql.insert))
+        let returned = self.link.run(Mode::Transaction, async |conn: &mut PgConnection| {
+            let query = sqlx::query(q(if keyed { &sql.insert_keyed } else { &sql.insert }))
                 .bind(&identifiers)
                 .bind(&actions)
                 .bind(&users)
-                .bind(&encoded)
+                .bind(&meta)
                 .bind(&attempts)
                 .bind(&priorities)
                 .bind(&ranks)
                 .bind(&available)
                 .bind(now)
-                .bind(channel)
-                .fetch_all(&mut *conn)
-                .await?;
-            Ok(rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?)
+                .bind(channel);
+            let query = if keyed { query.bind(&unique) } else { query };
+            Ok(query.fetch_all(&mut *conn).await?)
         })?;
-        // Ids come from one sequence in insertion order.
-        ids.sort_unstable();
-        if ids.len() != tasks.len() {
-            return Err(Error::Database(format!("inserted {} of {} tasks", ids.len(), tasks.len())));
+        if returned.len() != rows.len() {
+            return Err(Error::Database(format!("inserted {} of {} tasks", returned.len(), rows.len())));
         }
-        Ok(tasks
-            .into_iter()
-            .zip(ids)
-            .zip(attempts)
-            .zip(available)
-            .map(|(((task, id), max_attempts), available_at)| task.stored(id, max_attempts, available_at, now))
-            .collect())
+        if !keyed {
+            // Ids come from one sequence in insertion order.
+            let mut ids = returned
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| server::to_error("PostgreSQL", &e))?;
+            ids.sort_unstable();
+            return Ok(tasks
+                .into_iter()
+                .zip(ids)
+                .zip(attempts)
+                .zip(available)
+                .map(|(((task, id), max_attempts), available_at)| task.stored(id, max_attempts, available_at, now))
+                .collect());
+        }
+        // Full rows: keyed ones are found by their key (new, or the holder's); the others are
+        // new, with ids in insertion order.
+        let returned = returned
+            .iter()
+            .map(task_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| server::to_error("PostgreSQL", &e))?;
+        let (mut with_key, mut plain): (Vec<Task>, Vec<Task>) =
+            returned.into_iter().partition(|t| t.unique_key.is_some());
+        plain.sort_unstable_by_key(|t| t.id);
+        let mut plain = plain.into_iter();
+        let mut written = Vec::with_capacity(rows.len());
+        for key in &unique {
+            let task = match key {
+                Some(key) => {
+                    with_key.iter().position(|t| t.unique_key.as_deref() == Some(*key)).map(|p| with_key.swap_remove(p))
+                }
+                None => plain.next(),
+            };
+            written.push(task.ok_or_else(|| Error::Database("an inserted task was not returned".into()))?);
+        }
+        Ok(keys.answer.iter().map(|at| written[*at].clone()).collect())
     }
 
     fn find(&mut self, id: i64) -> Result<Option<Task>> {

@@ -43,6 +43,21 @@ abstract class BackendTestCase extends EngineTestCase
     }
 
     /**
+     * The URL of the test server for "postgres" or "mysql" (STASK_TEST_PG_URL,
+     * STASK_TEST_MYSQL_URL); skips $test, and says so on stderr, when it is not configured.
+     */
+    public static function serverUrl(\PHPUnit\Framework\TestCase $test, string $backend): string
+    {
+        $var = $backend === 'postgres' ? 'STASK_TEST_PG_URL' : 'STASK_TEST_MYSQL_URL';
+        $server = getenv($var);
+        if ($server === false || trim($server) === '') {
+            fwrite(STDERR, "\nSKIPPED " . $test->getName() . ": set $var to run it on $backend\n");
+            self::markTestSkipped("$backend is not configured: set $var");
+        }
+        return $server;
+    }
+
+    /**
      * The engine URL, table prefix and an admin connection for a fresh set of tables on
      * $backend; skips the test when that backend is not configured.
      *
@@ -54,12 +69,7 @@ abstract class BackendTestCase extends EngineTestCase
         if ($backend === 'sqlite') {
             return ['url' => 'sqlite:' . $this->db, 'prefix' => 'evo_', 'pdo' => $this->pdo(), 'tag' => $tag];
         }
-        $var = $backend === 'postgres' ? 'STASK_TEST_PG_URL' : 'STASK_TEST_MYSQL_URL';
-        $server = getenv($var);
-        if ($server === false || trim($server) === '') {
-            fwrite(STDERR, "\nSKIPPED " . $this->getName() . ": set $var to run it on $backend\n");
-            self::markTestSkipped("$backend is not configured: set $var");
-        }
+        $server = self::serverUrl($this, $backend);
         $u = parse_url($server);
         $host = $u['host'] ?? '127.0.0.1';
         $db = ltrim($u['path'] ?? '', '/');

@@ -6,6 +6,7 @@ namespace STask\Tests\Package;
 
 use PDO;
 use PHPUnit\Framework\TestCase;
+use STask\Tests\Native\BackendTestCase;
 
 /**
  * A throwaway place for one test's site on a database server: a database on MariaDB/MySQL, a
@@ -31,13 +32,7 @@ final class ServerDatabase
 
     public static function create(TestCase $test, string $driver): self
     {
-        $var = $driver === 'pgsql' ? 'STASK_TEST_PG_URL' : 'STASK_TEST_MYSQL_URL';
-        $server = getenv($var);
-        if ($server === false || trim($server) === '') {
-            fwrite(STDERR, "\nSKIPPED " . $test->getName() . ": set $var to run it on $driver\n");
-            TestCase::markTestSkipped("$driver is not configured: set $var");
-        }
-        $u = parse_url($server);
+        $u = parse_url(BackendTestCase::serverUrl($test, $driver === 'pgsql' ? 'postgres' : 'mysql'));
         $host = $u['host'] ?? '127.0.0.1';
         $user = rawurldecode($u['user'] ?? ($driver === 'pgsql' ? 'postgres' : 'root'));
         $pass = rawurldecode($u['pass'] ?? '');
