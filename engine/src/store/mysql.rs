@@ -729,19 +729,25 @@ impl Store for MySqlStore {
                 if found.is_empty() {
                     continue;
                 }
-                let found = padded(&found);
-                let delete = format!("DELETE FROM {t} WHERE id IN ({}) AND status NOT IN (30, 50)", marks(found.len()));
+                let list = padded(&found);
+                let delete = format!("DELETE FROM {t} WHERE id IN ({}) AND status NOT IN (30, 50)", marks(list.len()));
                 let mut query = sqlx::query(AssertSqlSafe(delete));
-                for id in &found {
+                for id in &list {
                     query = query.bind(id);
                 }
-                query.execute(&mut *conn).await?;
+                let gone = query.execute(&mut *conn).await?.rows_affected();
+                if gone != found.len() as u64 {
+                    // Cannot happen while the rows are locked; never report a delete that did not happen.
+                    return Err(Fail::Engine(Error::Database(format!(
+                        "delete removed {gone} of {} locked rows",
+                        found.len()
+                    ))));
+                }
                 deleted.extend(found);
             }
             Ok(deleted)
         })?;
         deleted.sort_unstable();
-        deleted.dedup();
         Ok(deleted)
     }
 
