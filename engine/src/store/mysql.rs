@@ -65,6 +65,14 @@ fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
+/// `sql` with these ids bound to its `?` marks, in order.
+fn with_ids<'q>(
+    sql: String,
+    ids: impl IntoIterator<Item = &'q i64>,
+) -> sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments> {
+    ids.into_iter().fold(sqlx::query(AssertSqlSafe(sql)), |query, id| query.bind(id))
+}
+
 /// `items` padded to a power of two by repeating the last one, so that `IN (…)` lists come in
 /// few shapes. Every statement stays prepared on its connection: a statement prepared for one
 /// use is closed right after, and that reply-less close stalls the next statement on Nagle's
@@ -175,11 +183,7 @@ async fn current(
         marks(ids.len()),
         if lock { " FOR UPDATE" } else { "" }
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for id in &ids {
-        query = query.bind(id);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
+    let rows = with_ids(sql, &ids).fetch_all(&mut *conn).await?;
     Ok(rows
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
@@ -687,11 +691,7 @@ impl Store for MySqlStore {
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                 let chunk = padded(chunk);
                 let sql = format!("DELETE FROM {t} WHERE id IN ({}) AND status IN (80, 90, 100)", marks(chunk.len()));
-                let mut query = sqlx::query(AssertSqlSafe(sql));
-                for id in &chunk {
-                    query = query.bind(id);
-                }
-                query.execute(&mut *conn).await?;
+                with_ids(sql, &chunk).execute(&mut *conn).await?;
             }
             Ok(ids)
         })
@@ -720,22 +720,14 @@ impl Store for MySqlStore {
                 let select = format!(
                     "SELECT CAST(id AS SIGNED) FROM {t} WHERE id IN ({list}) AND status NOT IN (30, 50) FOR UPDATE"
                 );
-                let mut query = sqlx::query(AssertSqlSafe(select));
-                for id in &chunk {
-                    query = query.bind(id);
-                }
-                let rows = query.fetch_all(&mut *conn).await?;
+                let rows = with_ids(select, &chunk).fetch_all(&mut *conn).await?;
                 let found = rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<i64>, _>>()?;
                 if found.is_empty() {
                     continue;
                 }
                 let list = padded(&found);
                 let delete = format!("DELETE FROM {t} WHERE id IN ({}) AND status NOT IN (30, 50)", marks(list.len()));
-                let mut query = sqlx::query(AssertSqlSafe(delete));
-                for id in &list {
-                    query = query.bind(id);
-                }
-                let gone = query.execute(&mut *conn).await?.rows_affected();
+                let gone = with_ids(delete, &list).execute(&mut *conn).await?.rows_affected();
                 if gone != found.len() as u64 {
                     // Cannot happen while the rows are locked; never report a delete that did not happen.
                     return Err(Fail::Engine(Error::Database(format!(
@@ -916,19 +908,11 @@ impl Store for MySqlStore {
                     "SELECT task_id FROM {progress} WHERE task_id IN ({list}) \
                      UNION SELECT DISTINCT task_id FROM {logs} WHERE task_id IN ({list})"
                 );
-                let mut query = sqlx::query(AssertSqlSafe(select));
-                for id in chunk.iter().chain(&chunk) {
-                    query = query.bind(id);
-                }
-                let rows = query.fetch_all(&mut *conn).await?;
+                let rows = with_ids(select, chunk.iter().chain(&chunk)).fetch_all(&mut *conn).await?;
                 had.extend(rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?);
                 for table in [progress, logs] {
                     let sql = format!("DELETE FROM {table} WHERE task_id IN ({list})");
-                    let mut query = sqlx::query(AssertSqlSafe(sql));
-                    for id in &chunk {
-                        query = query.bind(id);
-                    }
-                    query.execute(&mut *conn).await?;
+                    with_ids(sql, &chunk).execute(&mut *conn).await?;
                 }
             }
             Ok(had)
