@@ -1,14 +1,19 @@
 # sTask: build the extension, run the demo, run every test, measure.
 #   make demo   the demo on the embedded SQLite default
 #   make test   every test (engine, extension and package, stubs, the manager pages in Chromium)
-#   make bench  benchmarks against plain PDO
+#   make bench  benchmarks: SQLite against plain PDO; 1, 2 and 4 workers on every backend; discovery
 PHP      ?= php
 CARGO    ?= cargo
 EXT      := $(CURDIR)/target/release/libstask.so
 PHP_EXT  := $(PHP) -d extension=$(EXT)
 PHPUNIT  ?= /usr/bin/phpunit
+# The conformance suite and the fault tests run on these servers too; an empty value skips one
+# (each skipped test says so). CI machines run both servers locally.
+STASK_TEST_PG_URL    ?= postgres://postgres@127.0.0.1:5432/test
+STASK_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
+export STASK_TEST_PG_URL STASK_TEST_MYSQL_URL
 
-.PHONY: all deps build test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots
+.PHONY: all deps build servers test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots
 
 all: build
 
@@ -18,7 +23,10 @@ deps:
 build: deps
 	$(CARGO) build --release -p stask
 
-test: build test-engine test-php check-stubs test-browser
+test: build servers test-engine test-php check-stubs test-browser
+
+servers:
+	@./scripts/start-test-servers.sh
 
 test-engine:
 	$(CARGO) test --workspace --exclude stask
@@ -45,6 +53,7 @@ demo: build
 
 bench: build
 	$(PHP_EXT) bench/native.php
+	$(PHP_EXT) bench/workers.php
 	$(PHP_EXT) bench/discovery.php
 
 # The manager pages' CSS (committed; users need no build step).

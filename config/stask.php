@@ -6,10 +6,16 @@
  */
 return [
     // Where tasks are stored. null: the site's own database connection when the engine supports
-    // its driver, else an embedded SQLite file under storage/. A Laravel connection name picks
-    // another connection; an engine URL ("sqlite:/path/stask.sqlite") sets it outright.
+    // its driver (SQLite, MySQL/MariaDB, PostgreSQL), else an embedded SQLite file under
+    // storage/. A Laravel connection name picks another connection; an engine URL
+    // ("sqlite:/path/stask.sqlite", "mysql://user:pass@host/db", "postgres://…") sets it outright.
     'connection' => null,
     'url' => null,
+
+    // Where progress snapshots and task logs go: "local" ({id}.json and {id}.log files in
+    // `storage`, the fastest for one server) or "database" (tables next to the tasks, for
+    // workers and manager pages on several servers). null: "local".
+    'files' => null,
 
     // Directory for {id}.json progress snapshots and {id}.log task logs. null: storage/stask.
     'storage' => null,

@@ -41,9 +41,12 @@ fn id_arg(id: i64) -> PhpResult<i64> {
 impl PhpEngine {
     /// Opens an engine.
     ///
-    /// @param string $url "sqlite:/path/to/stask.sqlite" or "sqlite::memory:"
+    /// @param string $url "sqlite:/path/to/stask.sqlite", "sqlite::memory:",
+    ///   "postgres://user:pass@host:5432/db" or "mysql://user:pass@host:3306/db" (MySQL 8,
+    ///   MariaDB 10.5+; also "mariadb://")
     /// @param array|null $options prefix (table prefix, e.g. "evo_"), storage (directory for
-    ///   progress and log files; default: "stask" next to the database), leaseSeconds (60),
+    ///   progress and log files; default: "stask" next to the database), files ("local": files
+    ///   in storage; "database": in the database, for workers on several servers), leaseSeconds (60),
     ///   maxAttempts (3), backoff (seconds, or [base, factor, max, jitter]),
     ///   progressIntervalMs (250), busyTimeoutMs (10000), worker (name shown on claims),
     ///   lifecycleLog (true: log each attempt's start and end)
@@ -208,9 +211,34 @@ impl PhpEngine {
         })
     }
 
-    /// Path of the task's log file (for downloads); it may not exist yet.
+    /// A piece of the task's whole log, wherever it is kept (file or database), in the log
+    /// file's format: one entry per line, tab-separated time, level, message (tabs and newlines
+    /// escaped) and context JSON. Returns ['data' => whole lines, about $maxBytes of them,
+    /// 'next' => the cursor to pass next, or null after the last piece]. Streams a log of any
+    /// size in bounded memory:
+    ///
+    /// ```php
+    /// $cursor = 0;
+    /// do {
+    ///     ['data' => $data, 'next' => $cursor] = $engine->logChunk($id, $cursor);
+    ///     echo $data;
+    /// } while ($cursor !== null);
+    /// ```
+    #[php(defaults(cursor = 0, maxBytes = 262144))]
+    pub fn log_chunk(&self, id: i64, cursor: i64, maxBytes: i64) -> PhpResult<ZBox<ZendHashTable>> {
+        guarded(|| {
+            if !(1..=64 * 1024 * 1024).contains(&maxBytes) {
+                return Err(invalid(format!("maxBytes must be between 1 and 67108864, got {maxBytes}")));
+            }
+            let (data, next) = self.engine.log_chunk(id_arg(id)?, cursor, maxBytes as usize).map_err(to_php)?;
+            Ok(assoc(vec![("data", zv(data)), ("next", zv(next))]))
+        })
+    }
+
+    /// Path of the task's log file; it may not exist yet. With `files => 'database'` there is
+    /// no file: read the log with logs() or logChunk().
     pub fn log_path(&self, id: i64) -> PhpResult<String> {
-        guarded(|| Ok(self.engine.files().log_path(id_arg(id)?).to_string_lossy().into_owned()))
+        guarded(|| Ok(self.engine.journal().log_path(id_arg(id)?).to_string_lossy().into_owned()))
     }
 
     /// Completes the task. Inside its handler this is the worker's own result; outside, only a
@@ -285,6 +313,32 @@ impl PhpEngine {
             }
             overall.insert("identifiers".into(), serde_json::Value::Object(per));
             Ok(convert::to_array(&serde_json::Value::Object(overall)))
+        })
+    }
+
+    /// Blocks until a task may be ready to claim — one is due, or a worker's lease expired —
+    /// or $seconds pass. Returns true early in the first case, false when the time ran out.
+    /// On PostgreSQL a new task wakes the wait within milliseconds (LISTEN/NOTIFY); elsewhere
+    /// the database is polled, often right after work and less often while idle (up to 1 s).
+    /// PHP signal handlers run only after it returns: keep $seconds short in workers that
+    /// handle signals.
+    ///
+    /// ```php
+    /// while (!$stop) {
+    ///     $engine->processPendingTasks($dispatch, 100);
+    ///     $engine->waitForTasks(5.0);
+    /// }
+    /// ```
+    ///
+    /// @param array|null $options identifiers: only tasks of these worker identifiers count
+    pub fn wait_for_tasks(&self, seconds: f64, options: Option<&ZendHashTable>) -> PhpResult<bool> {
+        guarded(|| {
+            if !seconds.is_finite() || !(0.0..=3600.0).contains(&seconds) {
+                return Err(invalid(format!("seconds must be between 0 and 3600, got {seconds}")));
+            }
+            let (identifiers, _) = selection_options(options, "waiting", false)?;
+            let timeout = std::time::Duration::from_secs_f64(seconds);
+            self.engine.wait_for_tasks(timeout, &identifiers).map_err(to_php)
         })
     }
 
@@ -386,6 +440,42 @@ impl PhpEngine {
     }
 }
 
+/// The `identifiers` option of processing and waiting: a list of worker identifiers.
+/// The `identifiers` option (and `ids`, where `with_ids`) of processing and waiting calls.
+fn selection_options(
+    options: Option<&ZendHashTable>,
+    what: &str,
+    with_ids: bool,
+) -> PhpResult<(Vec<String>, Vec<i64>)> {
+    let mut identifiers = Vec::new();
+    let mut ids = Vec::new();
+    if let Some(options) = options {
+        let mut iter = options.iter();
+        while let Some((key, value)) = iter.next_zval() {
+            match key.str() {
+                Some("identifiers") => {
+                    let list = value.array().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
+                    for v in list.values() {
+                        let s = v.str().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
+                        identifiers.push(s.to_owned());
+                    }
+                }
+                Some("ids") if with_ids => {
+                    let list = value.array().ok_or_else(|| invalid("ids must be an array of task ids"))?;
+                    for v in list.values() {
+                        ids.push(
+                            v.long().filter(|id| *id > 0).ok_or_else(|| invalid("ids must be an array of task ids"))?,
+                        );
+                    }
+                }
+                _ if with_ids => return Err(invalid(format!("unknown {what} option; use identifiers or ids"))),
+                _ => return Err(invalid(format!("unknown {what} option; use identifiers"))),
+            }
+        }
+    }
+    Ok((identifiers, ids))
+}
+
 impl PhpEngine {
     fn run_processing(
         &self,
@@ -396,32 +486,8 @@ impl PhpEngine {
         if !(0..=1_000_000).contains(&limit) {
             return Err(invalid(format!("limit must be between 0 and 1000000, got {limit}")));
         }
-        let mut opts = ProcessOptions { limit: limit as usize, identifiers: Vec::new(), ids: Vec::new() };
-        if let Some(options) = options {
-            let mut iter = options.iter();
-            while let Some((key, value)) = iter.next_zval() {
-                match key.str() {
-                    Some("identifiers") => {
-                        let list = value.array().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
-                        for v in list.values() {
-                            let s = v.str().ok_or_else(|| invalid("identifiers must be an array of strings"))?;
-                            opts.identifiers.push(s.to_owned());
-                        }
-                    }
-                    Some("ids") => {
-                        let list = value.array().ok_or_else(|| invalid("ids must be an array of task ids"))?;
-                        for v in list.values() {
-                            opts.ids.push(
-                                v.long()
-                                    .filter(|id| *id > 0)
-                                    .ok_or_else(|| invalid("ids must be an array of task ids"))?,
-                            );
-                        }
-                    }
-                    _ => return Err(invalid("unknown processing option; use identifiers or ids")),
-                }
-            }
-        }
+        let (identifiers, ids) = selection_options(options, "processing", true)?;
+        let opts = ProcessOptions { limit: limit as usize, identifiers, ids };
         self.engine.process_pending(&opts, |task| dispatch::call(dispatch, task)).map_err(to_php)
     }
 }

@@ -11,6 +11,7 @@
 //!     ├── TaskCancelledException        a cancel was requested: stop working
 //!     ├── StorageException              progress/log files
 //!     └── DatabaseException             the database failed
+//!         └── ConnectionException       the server is unreachable, or the connection broke
 //! ```
 
 use ext_php_rs::class::RegisteredClass;
@@ -98,6 +99,15 @@ pub struct StorageException;
 #[derive(Default)]
 pub struct DatabaseException;
 
+/// The database server could not be reached, or a connection broke and could not be
+/// re-established in time (the engine reconnects and retries what is safe for about 20 s).
+/// When the message says so, a write's outcome is unknown.
+#[php_class]
+#[php(name = "STask\\Exception\\ConnectionException")]
+#[php(extends(DatabaseException))]
+#[derive(Default)]
+pub struct ConnectionException;
+
 /// Maps an engine error to its PHP exception class.
 pub fn to_php(err: Error) -> PhpException {
     let message = err.to_string();
@@ -110,6 +120,7 @@ pub fn to_php(err: Error) -> PhpException {
         Error::Cancelled(_) => PhpException::from_class::<TaskCancelledException>(message),
         Error::Storage(_) => PhpException::from_class::<StorageException>(message),
         Error::Database(_) => PhpException::from_class::<DatabaseException>(message),
+        Error::Connection(_) => PhpException::from_class::<ConnectionException>(message),
     }
 }
 

@@ -29,7 +29,7 @@ extern "C" fn php_module_info(_module: *mut ModuleEntry) {
     info_table_start!();
     info_table_row!("stask support", "enabled");
     info_table_row!("version", env!("CARGO_PKG_VERSION"));
-    info_table_row!("backends", "sqlite");
+    info_table_row!("backends", "sqlite, postgres, mysql/mariadb");
     info_table_end!();
 }
 
@@ -53,6 +53,7 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .class::<exceptions::TaskCancelledException>()
         .class::<exceptions::StorageException>()
         .class::<exceptions::DatabaseException>()
+        .class::<exceptions::ConnectionException>()
         .class::<task::PhpTask>()
         .class::<engine::PhpEngine>()
         .info_function(php_module_info)

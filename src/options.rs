@@ -5,7 +5,7 @@ use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendHashTable, Zval};
 use ext_php_rs::zend::ClassEntry;
 use serde_json::Value;
-use stask_engine::{Config, NewTask, Priority, ProgressUpdate};
+use stask_engine::{Config, JournalMode, NewTask, Priority, ProgressUpdate};
 
 use crate::convert;
 use crate::exceptions::{config, invalid};
@@ -62,8 +62,7 @@ pub fn type_name(value: &Zval) -> String {
     }
 }
 
-const ENGINE_OPTIONS: &str =
-    "prefix, storage, leaseSeconds, maxAttempts, backoff, progressIntervalMs, busyTimeoutMs, worker, lifecycleLog";
+const ENGINE_OPTIONS: &str = "prefix, storage, files, leaseSeconds, maxAttempts, backoff, progressIntervalMs, busyTimeoutMs, worker, lifecycleLog";
 
 /// Engine URL plus the constructor's options.
 pub fn engine_config(url: &str, options: Option<&ZendHashTable>) -> PhpResult<Config> {
@@ -80,6 +79,18 @@ pub fn engine_config(url: &str, options: Option<&ZendHashTable>) -> PhpResult<Co
             "busyTimeoutMs" => cfg.busy_timeout_ms = int(value, "busyTimeoutMs").map_err(conf)?,
             "worker" => cfg.worker_name = Some(string(value, "worker").map_err(conf)?),
             "lifecycleLog" => cfg.lifecycle_log = boolean(value, "lifecycleLog").map_err(conf)?,
+            "files" => {
+                cfg.journal = match string(value, "files").map_err(conf)?.as_str() {
+                    "local" => JournalMode::Files,
+                    "database" => JournalMode::Database,
+                    other => {
+                        return Err(config(format!(
+                            "files must be \"local\" or \"database\", got \"{}\"",
+                            other.escape_debug()
+                        )));
+                    }
+                }
+            }
             "backoff" => backoff(&mut cfg, value).map_err(conf)?,
             other => {
                 return Err(config(format!(

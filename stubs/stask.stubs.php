@@ -17,9 +17,12 @@ namespace STask {
         /**
          * Opens an engine.
          *
-         * @param string $url "sqlite:/path/to/stask.sqlite" or "sqlite::memory:"
+         * @param string $url "sqlite:/path/to/stask.sqlite", "sqlite::memory:",
+         *   "postgres://user:pass@host:5432/db" or "mysql://user:pass@host:3306/db" (MySQL 8,
+         *   MariaDB 10.5+; also "mariadb://")
          * @param array|null $options prefix (table prefix, e.g. "evo_"), storage (directory for
-         *   progress and log files; default: "stask" next to the database), leaseSeconds (60),
+         *   progress and log files; default: "stask" next to the database), files ("local": files
+         *   in storage; "database": in the database, for workers on several servers), leaseSeconds (60),
          *   maxAttempts (3), backoff (seconds, or [base, factor, max, jitter]),
          *   progressIntervalMs (250), busyTimeoutMs (10000), worker (name shown on claims),
          *   lifecycleLog (true: log each attempt's start and end)
@@ -157,7 +160,30 @@ namespace STask {
         public function log(int $id, string $level, string $message, ?array $context = null): void {}
 
         /**
-         * Path of the task's log file (for downloads); it may not exist yet.
+         * A piece of the task's whole log, wherever it is kept (file or database), in the log
+         * file's format: one entry per line, tab-separated time, level, message (tabs and newlines
+         * escaped) and context JSON. Returns ['data' => whole lines, about $maxBytes of them,
+         * 'next' => the cursor to pass next, or null after the last piece]. Streams a log of any
+         * size in bounded memory:
+         *
+         * ```php
+         * $cursor = 0;
+         * do {
+         *     ['data' => $data, 'next' => $cursor] = $engine->logChunk($id, $cursor);
+         *     echo $data;
+         * } while ($cursor !== null);
+         * ```
+         *
+         * @param int $id
+         * @param int $cursor
+         * @param int $maxBytes
+         * @return array
+         */
+        public function logChunk(int $id, int $cursor = 0, int $maxBytes = 262144): array {}
+
+        /**
+         * Path of the task's log file; it may not exist yet. With `files => 'database'` there is
+         * no file: read the log with logs() or logChunk().
          *
          * @param int $id
          * @return string
@@ -294,6 +320,29 @@ namespace STask {
          * @return array
          */
         public static function supportedBackends(): array {}
+
+        /**
+         * Blocks until a task may be ready to claim — one is due, or a worker's lease expired —
+         * or $seconds pass. Returns true early in the first case, false when the time ran out.
+         * On PostgreSQL a new task wakes the wait within milliseconds (LISTEN/NOTIFY); elsewhere
+         * the database is polled, often right after work and less often while idle (up to 1 s).
+         * PHP signal handlers run only after it returns: keep $seconds short in workers that
+         * handle signals.
+         *
+         * ```php
+         * while (!$stop) {
+         *     $engine->processPendingTasks($dispatch, 100);
+         *     $engine->waitForTasks(5.0);
+         * }
+         * ```
+         *
+         * @param array|null $options identifiers: only tasks of these worker identifiers count
+         *
+         * @param float $seconds
+         * @param array|null $options
+         * @return bool
+         */
+        public function waitForTasks(float $seconds, ?array $options = null): bool {}
     }
 
     /**
@@ -508,6 +557,15 @@ namespace STask\Exception {
      * A malformed engine URL, an unknown or invalid option, or a database that cannot be opened.
      */
     class ConfigurationException extends \STask\Exception\InvalidArgumentException {
+        public function __construct() {}
+    }
+
+    /**
+     * The database server could not be reached, or a connection broke and could not be
+     * re-established in time (the engine reconnects and retries what is safe for about 20 s).
+     * When the message says so, a write's outcome is unknown.
+     */
+    class ConnectionException extends \STask\Exception\DatabaseException {
         public function __construct() {}
     }
 

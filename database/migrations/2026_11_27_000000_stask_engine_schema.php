@@ -19,7 +19,7 @@ return new class extends Migration {
     public function down(): void
     {
         $schema = app('db')->connection(app(sTask::class)->connectionName())->getSchemaBuilder();
-        foreach (['s_task_schema', 's_tasks', 's_workers'] as $table) {
+        foreach (['s_task_schema', 's_task_logs', 's_task_progress', 's_tasks', 's_workers'] as $table) {
             $schema->dropIfExists($table);
         }
     }

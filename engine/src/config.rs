@@ -13,6 +13,45 @@ pub enum Backend {
     SqliteFile(PathBuf),
     /// A private in-memory SQLite database (tests, throwaway demos): one process only.
     SqliteMemory,
+    /// A PostgreSQL server (10 or newer); the URL as sqlx reads it (`postgres://…`).
+    Postgres(String),
+    /// A MySQL 8 or MariaDB 10.5+ server; the URL as sqlx reads it (`mysql://…`).
+    MySql(String),
+}
+
+impl Backend {
+    /// A short name for messages: "sqlite", "postgres" or "mysql".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::SqliteFile(_) | Backend::SqliteMemory => "sqlite",
+            Backend::Postgres(_) => "postgres",
+            Backend::MySql(_) => "mysql",
+        }
+    }
+
+    /// Served by a database server that several machines can share.
+    pub fn is_networked(&self) -> bool {
+        matches!(self, Backend::Postgres(_) | Backend::MySql(_))
+    }
+}
+
+/// Where progress snapshots and log entries are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalMode {
+    /// `{id}.json` and `{id}.log` files in the storage directory: fastest, one server only.
+    Files,
+    /// Tables in the task database, so every server sees every task's progress and logs.
+    Database,
+}
+
+/// How a MySQL/MariaDB claim locks the rows it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimLocking {
+    /// `SKIP LOCKED` when the server has it (MySQL ≥ 8.0.1, MariaDB ≥ 10.6), else `FOR UPDATE`.
+    Auto,
+    /// Plain `FOR UPDATE`: correct everywhere, but workers queue on the same rows. The path
+    /// older servers take; selectable so that it can be tested on a new server.
+    Blocking,
 }
 
 /// Everything an engine needs to open.
@@ -36,16 +75,21 @@ pub struct Config {
     pub worker_name: Option<String>,
     /// Log "attempt started" and "completed" lines for every task (failures are always logged).
     pub lifecycle_log: bool,
+    /// Progress snapshots and logs in files (one server) or in the database (several).
+    pub journal: JournalMode,
+    pub claim_locking: ClaimLocking,
 }
 
 pub const MAX_PREFIX_LEN: usize = 32;
 
-/// URL schemes this build can open.
-pub const SUPPORTED_SCHEMES: &[&str] = &["sqlite"];
+/// URL schemes this build can open (their aliases — `sqlite3`, `postgresql`, `pgsql`,
+/// `mariadb` — work too).
+pub const SUPPORTED_SCHEMES: &[&str] = &["sqlite", "postgres", "mysql"];
 
 impl Config {
-    /// Parses an engine URL: `sqlite:/abs/path.db`, `sqlite:relative.db`, `sqlite:///abs/path.db`
-    /// or `sqlite::memory:`. Every other setting takes its default.
+    /// Parses an engine URL: `sqlite:/abs/path.db`, `sqlite:relative.db`, `sqlite:///abs/path.db`,
+    /// `sqlite::memory:`, `postgres://user:pass@host:5432/db` (or `postgresql://`, `pgsql://`),
+    /// `mysql://user:pass@host:3306/db` (or `mariadb://`). Every other setting takes its default.
     pub fn from_url(url: &str) -> Result<Config> {
         let backend = parse_url(url)?;
         let storage_dir = default_storage_dir(&backend);
@@ -60,6 +104,8 @@ impl Config {
             busy_timeout_ms: 10_000,
             worker_name: None,
             lifecycle_log: true,
+            journal: JournalMode::Files,
+            claim_locking: ClaimLocking::Auto,
         })
     }
 
@@ -93,6 +139,11 @@ impl Config {
                 return Err(Error::Config("worker name must be 1 to 100 printable characters".into()));
             }
         }
+        if self.journal == JournalMode::Database && self.backend == Backend::SqliteMemory {
+            return Err(Error::Config(
+                "files => 'database' needs a database that other connections can open, not sqlite::memory:".into(),
+            ));
+        }
         if self.storage_dir.as_os_str().is_empty() {
             return Err(Error::Config("storage directory must not be empty".into()));
         }
@@ -110,6 +161,21 @@ impl Config {
 
     pub fn schema_table(&self) -> String {
         format!("{}s_task_schema", self.prefix)
+    }
+
+    /// Progress snapshots, when they are kept in the database.
+    pub fn progress_table(&self) -> String {
+        format!("{}s_task_progress", self.prefix)
+    }
+
+    /// Log entries, when they are kept in the database.
+    pub fn logs_table(&self) -> String {
+        format!("{}s_task_logs", self.prefix)
+    }
+
+    /// The PostgreSQL channel that announces new due tasks (a prefix per site).
+    pub fn notify_channel(&self) -> String {
+        format!("{}s_tasks_due", self.prefix)
     }
 }
 
@@ -138,15 +204,41 @@ fn parse_url(url: &str) -> Result<Backend> {
             }
             Ok(Backend::SqliteFile(PathBuf::from(path)))
         }
-        "postgres" | "postgresql" | "pgsql" | "mysql" | "mariadb" => Err(Error::Config(format!(
-            "the {scheme} backend is not available in this build of sTask yet; use \"sqlite:…\""
+        "postgres" | "postgresql" | "pgsql" => Ok(Backend::Postgres(server_url("postgres", rest)?)),
+        "mysql" | "mariadb" => Ok(Backend::MySql(server_url("mysql", rest)?)),
+        other => Err(Error::Config(format!(
+            "unknown engine URL scheme \"{}\": use \"sqlite:\", \"postgres://\" or \"mysql://\"",
+            other.escape_debug()
         ))),
-        other => Err(Error::Config(format!("unknown engine URL scheme \"{}\": use \"sqlite:\"", other.escape_debug()))),
     }
+}
+
+/// A server URL in the scheme sqlx expects; the rest is checked when connecting.
+fn server_url(scheme: &str, rest: &str) -> Result<String> {
+    let Some(authority) = rest.strip_prefix("//") else {
+        return Err(Error::Config(format!(
+            "a {scheme} URL looks like \"{scheme}://user:password@host:port/database\""
+        )));
+    };
+    let host_part = authority.split(['/', '?']).next().unwrap_or_default();
+    let database = authority.split('?').next().unwrap_or_default().split_once('/').map(|(_, db)| db);
+    if host_part.rsplit('@').next().unwrap_or_default().is_empty() && !authority.contains("host=") {
+        return Err(Error::Config(format!("the {scheme} URL names no host")));
+    }
+    if database.is_none_or(str::is_empty) {
+        return Err(Error::Config(format!("the {scheme} URL names no database: add \"/database\" after the host")));
+    }
+    if authority.contains(char::is_control) {
+        return Err(Error::Config(format!("the {scheme} URL contains control characters")));
+    }
+    Ok(format!("{scheme}://{authority}"))
 }
 
 fn default_storage_dir(backend: &Backend) -> PathBuf {
     match backend {
+        // No file to sit next to: local files go under the system's temporary directory unless
+        // the `storage` option says where (or the journal is kept in the database).
+        Backend::Postgres(_) | Backend::MySql(_) => std::env::temp_dir().join("stask"),
         Backend::SqliteFile(path) => {
             path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("stask")
         }
@@ -175,12 +267,36 @@ mod tests {
     }
 
     #[test]
+    fn parses_server_urls() {
+        let pg = |u: &str| Config::from_url(u).unwrap().backend;
+        assert_eq!(pg("postgres://u:p@db:5432/site"), Backend::Postgres("postgres://u:p@db:5432/site".into()));
+        assert_eq!(pg("postgresql://db/site"), Backend::Postgres("postgres://db/site".into()));
+        assert_eq!(
+            pg("pgsql://db/site?sslmode=disable"),
+            Backend::Postgres("postgres://db/site?sslmode=disable".into())
+        );
+        assert_eq!(pg("mysql://root@127.0.0.1:3306/test"), Backend::MySql("mysql://root@127.0.0.1:3306/test".into()));
+        assert_eq!(pg("MariaDB://root@db/site"), Backend::MySql("mysql://root@db/site".into()));
+        assert!(pg("mysql://db/site").is_networked());
+    }
+
+    #[test]
     fn rejects_bad_urls_with_a_hint() {
-        for bad in ["", "nonsense", "sqlite:", "ftp://x", "sqlite:a\0b"] {
+        for bad in [
+            "",
+            "nonsense",
+            "sqlite:",
+            "ftp://x",
+            "sqlite:a\0b",
+            "postgres:db",
+            "postgres://host",
+            "mysql://h/",
+            "mysql:///db",
+        ] {
             let err = Config::from_url(bad).unwrap_err();
             assert!(matches!(err, Error::Config(_)), "{bad}: {err}");
         }
-        assert!(Config::from_url("postgres://localhost/db").unwrap_err().to_string().contains("not available"));
+        assert!(Config::from_url("postgres://localhost").unwrap_err().to_string().contains("no database"));
     }
 
     #[test]

@@ -13,11 +13,13 @@ use serde_json::{Value, json};
 use crate::claims::{Claim, Phase};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::files::{Files, Level, LogEntry, Snapshot};
+use crate::files::{Level, LogEntry, Snapshot};
 use crate::heartbeat::{Heartbeat, Shared};
+use crate::journal::Journal;
 use crate::store::{self, CancelOutcome, Finish, Lease, MigrationReport, Stats, Store, Transition};
 use crate::task::{NewTask, Status, Task, encode_json};
 use crate::time::{Millis, now_ms, to_rfc3339};
+use crate::wait::MIN_POLL;
 
 /// Longest accepted message (log entry, completion or failure message), in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -95,9 +97,11 @@ pub(crate) fn check_message(message: &str) -> Result<()> {
 /// The sTask engine over one database and one storage directory.
 pub struct Engine {
     pub(crate) config: Config,
-    pub(crate) files: Arc<Files>,
+    pub(crate) journal: Arc<Journal>,
     pub(crate) runtime: ManuallyDrop<Mutex<Runtime>>,
     pub(crate) buffered: Mutex<Vec<Settled>>,
+    /// How long an idle `wait_for_tasks` sleeps between polls (grows while nothing comes).
+    pub(crate) idle_poll: Mutex<std::time::Duration>,
     /// Set by [`Engine::request_stop`] (e.g. from a signal handler) to end processing after
     /// the current task.
     pub(crate) stop: std::sync::atomic::AtomicBool,
@@ -120,24 +124,25 @@ impl Engine {
     /// Validates the configuration, prepares the storage directory and connects.
     pub fn open(config: Config) -> Result<Engine> {
         config.validate()?;
-        let files = Arc::new(Files::open(&config.storage_dir)?);
+        let journal = Arc::new(Journal::open(&config)?);
         let store = store::open(&config)?;
-        let runtime = Engine::new_runtime(&config, &files, store);
+        let runtime = Engine::new_runtime(&config, &journal, store);
         Ok(Engine {
             config,
-            files,
+            journal,
             runtime: ManuallyDrop::new(Mutex::new(runtime)),
             buffered: Mutex::new(Vec::new()),
+            idle_poll: Mutex::new(MIN_POLL),
             stop: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    fn new_runtime(config: &Config, files: &Arc<Files>, store: Box<dyn Store>) -> Runtime {
+    fn new_runtime(config: &Config, journal: &Arc<Journal>, store: Box<dyn Store>) -> Runtime {
         Runtime {
             pid: std::process::id(),
             owner: owner_name(config),
             store,
-            shared: Arc::new(Shared::new(Arc::clone(files), config.lease_ms, config.progress_interval_ms)),
+            shared: Arc::new(Shared::new(Arc::clone(journal), config.lease_ms, config.progress_interval_ms)),
             heartbeat: None,
             inline_upkeep: false,
             last_inline_upkeep: Instant::now(),
@@ -150,8 +155,9 @@ impl Engine {
         &self.config
     }
 
-    pub fn files(&self) -> &Files {
-        &self.files
+    /// Where progress snapshots and logs are kept.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
     }
 
     /// The runtime of this process. After a fork the child gets a fresh connection, registry
@@ -160,13 +166,13 @@ impl Engine {
         let mut rt = self.runtime.lock();
         if rt.pid != std::process::id() {
             let store = store::open(&self.config)?;
-            let fresh = Engine::new_runtime(&self.config, &self.files, store);
+            let fresh = Engine::new_runtime(&self.config, &self.journal, store);
             let inherited = std::mem::replace(&mut *rt, fresh);
             // Dropping would close the parent's connection or join a thread that does not
             // exist here, and the inherited locks may be held forever: leak them instead.
             std::mem::forget(inherited);
             std::mem::forget(std::mem::take(&mut *self.buffered.lock()));
-            self.files.close_all();
+            self.journal.close_all();
         }
         Ok(rt)
     }
@@ -211,22 +217,16 @@ impl Engine {
         self.stop.swap(false, std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Deletes the progress and log files of tasks that finished more than `days` days ago,
-    /// keeping their rows. Returns how many tasks had files removed.
+    /// Deletes the progress snapshots and logs (files, or rows of the database journal) of
+    /// tasks that finished more than `days` days ago, keeping the tasks. Returns how many
+    /// tasks had any.
     pub fn prune_files(&self, days: i64) -> Result<usize> {
         if !(0..=36_500).contains(&days) {
             return Err(Error::invalid(format!("days must be between 0 and 36500, got {days}")));
         }
         self.flush_if_buffered()?;
         let ids = self.runtime()?.store.finished_before(now_ms() - days * 86_400_000)?;
-        let mut removed = 0;
-        for id in ids {
-            if self.files.has_snapshot(id) || self.files.log_path(id).exists() {
-                self.files.remove(id)?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        self.journal.remove(&ids)
     }
 
     /// Creates or upgrades the tables (idempotent).
@@ -271,10 +271,10 @@ impl Engine {
     /// line goes first.
     pub(crate) fn append_log(&self, shared: &Shared, id: i64, entry: &LogEntry) -> Result<()> {
         let start = shared.registry.lock().get_mut(id).and_then(|c| c.pending_start.take());
-        if let Some(start) = start {
-            self.files.append_log(id, &start)?;
+        match start {
+            Some(start) => self.journal.append_logs(&[(id, start), (id, entry.clone())]),
+            None => self.journal.append_log(id, entry),
         }
-        self.files.append_log(id, entry)
     }
 
     /// Records progress. For a task this process runs, this costs microseconds: the snapshot
@@ -296,10 +296,12 @@ impl Engine {
                     return Err(Error::Cancelled(id));
                 }
                 merge_progress(claim, update);
+                // Files are written here when due; the database journal is written by the
+                // heartbeat thread, so a tight loop never waits on the network.
                 let due = claim.progress.last_file_write.is_none_or(|t| t.elapsed() >= shared.progress_interval);
-                if due || claim.progress.percent >= 100 {
+                if self.journal.is_local() && (due || claim.progress.percent >= 100) {
                     let snapshot = claim.snapshot("running", now_ms(), None);
-                    self.files.write_snapshot(&snapshot)?;
+                    self.journal.write_snapshot(&snapshot)?;
                     claim.progress.file_dirty = false;
                     claim.progress.has_file = true;
                     claim.progress.last_file_write = Some(Instant::now());
@@ -327,7 +329,7 @@ impl Engine {
         snapshot.total = update.total.or(snapshot.total);
         snapshot.message = update.message.or(snapshot.message);
         snapshot.eta_seconds = update.eta_seconds;
-        self.files.write_snapshot(&snapshot)
+        self.journal.write_snapshot(&snapshot)
     }
 
     /// The task's progress: the live state for tasks this process runs, else the snapshot
@@ -342,7 +344,7 @@ impl Engine {
                 return Ok(claim.snapshot("running", now_ms(), None).to_value());
             }
         }
-        if let Some(value) = self.files.read_snapshot(id)? {
+        if let Some(value) = self.journal.read_snapshot(id)? {
             return Ok(value);
         }
         Ok(snapshot_of(&self.get(id)?, now_ms()).to_value())
@@ -371,7 +373,24 @@ impl Engine {
         if self.owned(&shared, id).is_none() && self.find(id)?.is_none() {
             return Err(Error::NotFound(id));
         }
-        self.files.read_log(id, level, limit)
+        self.journal.read_log(id, level, limit)
+    }
+
+    /// A piece of the task's whole log, in the log file's line format (time, level, message,
+    /// context JSON; tab-separated, one entry per line), wherever the log is kept: from
+    /// `cursor` (0: the start) about `max_bytes` of whole entries, and the cursor to pass next
+    /// (`None`: that was the end). A download streams any log this way in bounded memory.
+    pub fn log_chunk(&self, id: i64, cursor: i64, max_bytes: usize) -> Result<(String, Option<i64>)> {
+        if cursor < 0 {
+            return Err(Error::invalid(format!("cursor must not be negative, got {cursor}")));
+        }
+        if cursor == 0 {
+            let shared = self.shared()?;
+            if self.owned(&shared, id).is_none() && self.find(id)?.is_none() {
+                return Err(Error::NotFound(id));
+            }
+        }
+        self.journal.log_chunk(id, cursor, max_bytes.max(1))
     }
 
     /// Marks a task completed. The worker running it may; anyone may complete a pending task.
@@ -431,11 +450,12 @@ impl Engine {
             claim.progress.message = Some(message.clone());
         }
         let now = now_ms();
-        if claim.progress.has_file || self.files.has_snapshot(id) {
+        // Progress not written yet (the database journal writes it from the heartbeat) counts.
+        if claim.progress.has_file || claim.progress.file_dirty || self.journal.has_snapshot(id) {
             if status == Status::Completed {
                 claim.progress.percent = 100;
             }
-            self.files.write_snapshot(&claim.snapshot(status.name(), now, Some(now)))?;
+            self.journal.write_snapshot(&claim.snapshot(status.name(), now, Some(now)))?;
         }
         drop(registry);
         self.append_log(&shared, id, &LogEntry { time: to_rfc3339(now), level, message: line, context: None })?;
@@ -460,10 +480,10 @@ impl Engine {
 
     fn refresh_files(&self, task: &Task, level: Level, line: String) -> Result<()> {
         let now = now_ms();
-        if self.files.has_snapshot(task.id) {
-            self.files.write_snapshot(&snapshot_of(task, now))?;
+        if self.journal.has_snapshot(task.id) {
+            self.journal.write_snapshot(&snapshot_of(task, now))?;
         }
-        self.files.append_log(task.id, &LogEntry { time: to_rfc3339(now), level, message: line, context: None })
+        self.journal.append_log(task.id, &LogEntry { time: to_rfc3339(now), level, message: line, context: None })
     }
 
     /// Cancels a task: at once when pending; a running one is asked to stop and does so at its
@@ -550,9 +570,7 @@ impl Engine {
         }
         self.flush_if_buffered()?;
         let deleted = self.runtime()?.store.delete(ids)?;
-        for id in &deleted {
-            self.files.remove(*id)?;
-        }
+        self.journal.remove(&deleted)?;
         Ok(deleted)
     }
 
@@ -568,9 +586,7 @@ impl Engine {
         }
         self.flush_if_buffered()?;
         let ids = self.runtime()?.store.prune(now_ms() - days * 86_400_000)?;
-        for id in &ids {
-            self.files.remove(*id)?;
-        }
+        self.journal.remove(&ids)?;
         Ok(ids.len())
     }
 
@@ -603,45 +619,71 @@ impl Engine {
                 }
             }
         };
+        // Final snapshots go to tasks that have one: known from the claim, else asked once.
+        let unknown: Vec<i64> = {
+            let registry = shared.registry.lock();
+            batch
+                .iter()
+                .zip(&applied)
+                .filter(|(s, ok)| {
+                    **ok && registry
+                        .claims
+                        .get(&s.finish.lease.id)
+                        .is_some_and(|c| !c.progress.has_file && !c.progress.file_dirty)
+                })
+                .map(|(s, _)| s.finish.lease.id)
+                .collect()
+        };
+        let with_snapshot = if unknown.is_empty() { Vec::new() } else { self.journal.with_snapshots(&unknown) };
         let mut count = 0;
-        let mut registry = shared.registry.lock();
-        for (settled, ok) in batch.into_iter().zip(applied) {
-            let id = settled.finish.lease.id;
-            let claim = registry.claims.remove(&id);
-            if ok {
-                count += 1;
-                if let Some(mut claim) = claim {
-                    if claim.progress.has_file || self.files.has_snapshot(id) {
-                        let finished = settled.status_after.is_finished().then_some(now);
-                        if settled.status_after == Status::Completed {
-                            claim.progress.percent = 100;
+        let mut snapshots = Vec::new();
+        let mut entries = Vec::new();
+        {
+            let mut registry = shared.registry.lock();
+            for (settled, ok) in batch.into_iter().zip(applied) {
+                let id = settled.finish.lease.id;
+                let claim = registry.claims.remove(&id);
+                if ok {
+                    count += 1;
+                    if let Some(mut claim) = claim {
+                        // Reported progress that no snapshot holds yet counts too.
+                        if claim.progress.has_file || claim.progress.file_dirty || with_snapshot.contains(&id) {
+                            let finished = settled.status_after.is_finished().then_some(now);
+                            if settled.status_after == Status::Completed {
+                                claim.progress.percent = 100;
+                            }
+                            if let Transition::Retry { message, .. }
+                            | Transition::Fail { message, .. }
+                            | Transition::Cancel { message } = &settled.finish.transition
+                            {
+                                claim.progress.message = Some(message.clone());
+                            }
+                            snapshots.push(claim.snapshot(settled.status_after.name(), now, finished));
                         }
-                        if let Transition::Retry { message, .. }
-                        | Transition::Fail { message, .. }
-                        | Transition::Cancel { message } = &settled.finish.transition
-                        {
-                            claim.progress.message = Some(message.clone());
-                        }
-                        let _ = self.files.write_snapshot(&claim.snapshot(settled.status_after.name(), now, finished));
                     }
+                    entries.extend(settled.entries.into_iter().map(|e| (id, e)));
+                } else {
+                    entries.push((
+                        id,
+                        LogEntry {
+                            time: to_rfc3339(now),
+                            level: Level::Warning,
+                            message:
+                                "This worker's outcome was discarded: it lost the task (lease expired) before finishing"
+                                    .into(),
+                            context: None,
+                        },
+                    ));
                 }
-                for entry in &settled.entries {
-                    let _ = self.files.append_log(id, entry);
-                }
-            } else {
-                let _ = self.files.append_log(
-                    id,
-                    &LogEntry {
-                        time: to_rfc3339(now),
-                        level: Level::Warning,
-                        message:
-                            "This worker's outcome was discarded: it lost the task (lease expired) before finishing"
-                                .into(),
-                        context: None,
-                    },
-                );
             }
-            self.files.close_log(id);
+        }
+        // The outcomes are saved; their snapshots and log lines are best effort.
+        for snapshot in &snapshots {
+            let _ = self.journal.write_snapshot(snapshot);
+        }
+        let _ = self.journal.append_logs(&entries);
+        for (id, _) in &entries {
+            self.journal.close_log(*id);
         }
         Ok(count)
     }

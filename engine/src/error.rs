@@ -40,6 +40,11 @@ pub enum Error {
     /// The database refused or failed an operation.
     #[error("database error: {0}")]
     Database(String),
+
+    /// The database server could not be reached, or the connection broke and could not be
+    /// re-established in time.
+    #[error("database connection error: {0}")]
+    Connection(String),
 }
 
 /// Shorthand used across the engine.

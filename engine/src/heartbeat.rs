@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::claims::Registry;
-use crate::files::Files;
+use crate::journal::Journal;
 use crate::store::{Renewal, Store};
 use crate::time::now_ms;
 
@@ -21,7 +21,7 @@ pub const DB_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// State shared by an engine and its heartbeat thread.
 pub struct Shared {
     pub registry: Mutex<Registry>,
-    pub files: Arc<Files>,
+    pub journal: Arc<Journal>,
     pub lease_ms: i64,
     pub progress_interval: Duration,
     stop: Mutex<bool>,
@@ -29,10 +29,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(files: Arc<Files>, lease_ms: i64, progress_interval_ms: i64) -> Shared {
+    pub fn new(journal: Arc<Journal>, lease_ms: i64, progress_interval_ms: i64) -> Shared {
         Shared {
             registry: Mutex::new(Registry::default()),
-            files,
+            journal,
             lease_ms,
             progress_interval: Duration::from_millis(progress_interval_ms.max(0) as u64),
             stop: Mutex::new(false),
@@ -41,19 +41,37 @@ impl Shared {
     }
 
     /// Writes every snapshot that is behind and whose last write is older than the interval.
-    /// Runs under the registry lock, so snapshot writes of one task never race each other.
+    /// Files are written under the registry lock, so writes of one task never race each
+    /// other. Database writes happen after the lock is released (a slow or unreachable server
+    /// must not stall the worker's `pushProgress`); the store keeps the newest snapshot.
     pub fn flush_snapshots(&self, force: bool) {
         let now = now_ms();
-        let mut registry = self.registry.lock();
-        for claim in registry.claims.values_mut() {
-            let p = &claim.progress;
-            let due = p.last_file_write.is_none_or(|t| t.elapsed() >= self.progress_interval);
-            if p.file_dirty && !claim.lost && (force || due) {
-                let snapshot = claim.snapshot("running", now, None);
-                if self.files.write_snapshot(&snapshot).is_ok() {
-                    claim.progress.file_dirty = false;
-                    claim.progress.has_file = true;
+        let local = self.journal.is_local();
+        let mut pending = Vec::new();
+        {
+            let mut registry = self.registry.lock();
+            for claim in registry.claims.values_mut() {
+                let p = &claim.progress;
+                let due = p.last_file_write.is_none_or(|t| t.elapsed() >= self.progress_interval);
+                if p.file_dirty && !claim.lost && (force || due) {
+                    let snapshot = claim.snapshot("running", now, None);
                     claim.progress.last_file_write = Some(Instant::now());
+                    if !local {
+                        claim.progress.file_dirty = false;
+                        claim.progress.has_file = true;
+                        pending.push(snapshot);
+                    } else if self.journal.write_snapshot(&snapshot).is_ok() {
+                        claim.progress.file_dirty = false;
+                        claim.progress.has_file = true;
+                    }
+                }
+            }
+        }
+        for snapshot in pending {
+            if self.journal.write_snapshot(&snapshot).is_err() {
+                // Try again next round.
+                if let Some(claim) = self.registry.lock().get_mut(snapshot.id) {
+                    claim.progress.file_dirty = true;
                 }
             }
         }

@@ -9,7 +9,9 @@
 //! - [`engine`]: the lifecycle — create, find, progress, logs, complete, fail, cancel, retry.
 //! - [`process`]: claiming due tasks and running them through a handler.
 //! - [`claims`], [`heartbeat`]: the leases this process holds and the thread that renews them.
+//! - [`journal`]: progress snapshots and logs, in files ([`files`]) or in the database.
 //! - [`files`]: `{id}.json` progress snapshots and `{id}.log` logs.
+//! - [`wait`]: blocking until work may be there (PostgreSQL `LISTEN`, polling elsewhere).
 //! - [`discovery`]: finding worker classes in Composer packages without running PHP.
 //! - [`retry`]: exponential backoff with jitter.
 //! - [`metrics`]: throughput and timings for dashboards.
@@ -22,14 +24,16 @@ pub mod engine;
 pub mod error;
 pub mod files;
 pub mod heartbeat;
+pub mod journal;
 pub mod metrics;
 pub mod process;
 pub mod retry;
 pub mod store;
 pub mod task;
 pub mod time;
+pub mod wait;
 
-pub use config::{Backend, Config};
+pub use config::{Backend, ClaimLocking, Config, JournalMode};
 pub use engine::{Engine, ProgressUpdate};
 pub use error::{Error, Result};
 pub use files::{Level, LogEntry};

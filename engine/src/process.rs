@@ -186,7 +186,7 @@ impl Engine {
                     r.max_attempts
                 ),
             };
-            let _ = self.files.append_log(
+            let _ = self.journal.append_log(
                 r.id,
                 &LogEntry {
                     time: to_rfc3339(now_ms()),
@@ -195,9 +195,9 @@ impl Engine {
                     context: None,
                 },
             );
-            if self.files.has_snapshot(r.id) {
+            if self.journal.has_snapshot(r.id) {
                 if let Ok(Some(task)) = self.runtime()?.store.find(r.id) {
-                    let _ = self.files.write_snapshot(&crate::engine::snapshot_of(&task, now_ms()));
+                    let _ = self.journal.write_snapshot(&crate::engine::snapshot_of(&task, now_ms()));
                 }
             }
         }
@@ -263,14 +263,14 @@ impl Engine {
                 _ => report.failed += 1,
             }
             registry.claims.remove(&task.id);
-            self.files.close_log(task.id);
+            self.journal.close_log(task.id);
             return Ok(());
         }
         if claim.lost || outcome == Outcome::LeaseLost {
             report.lost += 1;
             registry.claims.remove(&task.id);
             drop(registry);
-            self.files.append_log(task.id, &LogEntry {
+            self.journal.append_log(task.id, &LogEntry {
                 time: to_rfc3339(now),
                 level: Level::Warning,
                 message: "This worker lost the task (its lease expired and another worker took it over); its outcome was discarded".into(),
@@ -321,7 +321,7 @@ impl Engine {
                 _ => {
                     report.completed += 1;
                     // A silent attempt of a task with no log gets no lines at all.
-                    let logged = claim.pending_start.is_none() || self.files.log_path(task.id).exists();
+                    let logged = claim.pending_start.is_none() || self.journal.likely_has_log(task.id, claim.attempt);
                     let line = (self.config.lifecycle_log && logged)
                         .then(|| (Level::Info, format!("Completed in {}", human_duration(elapsed)), None));
                     (Transition::Complete { result: None, message: "Completed".into() }, Status::Completed, line)

@@ -228,6 +228,37 @@ impl NewTask {
     }
 }
 
+impl NewTask {
+    /// The task as stored by an insert that gave it `id`.
+    pub(crate) fn stored(self, id: i64, max_attempts: i64, available_at: Millis, now: Millis) -> Task {
+        Task {
+            id,
+            identifier: self.identifier,
+            action: self.action,
+            status: Status::Pending,
+            priority: self.priority,
+            data: self.data,
+            progress: 0,
+            attempts: 0,
+            max_attempts,
+            message: Some("Queued".into()),
+            result: None,
+            last_error: None,
+            started_by: self.started_by,
+            unique_key: self.unique_key,
+            available_at: Some(available_at),
+            started_at: None,
+            finished_at: None,
+            created_at: Some(now),
+            updated_at: Some(now),
+            cancel_requested: false,
+            fence: 0,
+            locked_by: None,
+            lease_expires_at: None,
+        }
+    }
+}
+
 /// Identifiers and actions name PHP workers and methods: short, printable, no surprises.
 pub fn validate_name(what: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {

@@ -1,7 +1,39 @@
-//! The task lifecycle on SQLite: create, claim order, outcomes, retries, cancel, progress,
-//! logs, fencing, rescue, stats and pruning.
+//! The task lifecycle on every backend: create, claim order, outcomes, retries, cancel,
+//! progress, logs, fencing, rescue, stats, pruning, running chosen tasks, unique keys, delete
+//! and metrics.
 
+#[macro_use]
 mod common;
+
+conformance! {
+    create_then_find_round_trips_data,
+    bad_input_writes_nothing,
+    claims_follow_priority_then_age_and_respect_not_before,
+    limit_is_respected_and_identifier_filter_works,
+    a_throwing_handler_is_retried_with_backoff_then_fails,
+    handler_may_complete_or_fail_itself,
+    complete_and_fail_work_on_pending_tasks_only_when_unowned,
+    cancelling_pending_and_running_tasks,
+    cancel_from_another_process_reaches_a_running_worker,
+    progress_is_coalesced_and_snapshots_are_written,
+    tasks_without_progress_get_no_snapshot_but_report_from_the_database,
+    logs_are_written_and_read_by_level,
+    a_whole_log_is_read_in_pieces,
+    a_stale_owner_cannot_write_after_its_task_was_taken_over,
+    outcomes_of_a_stale_owner_are_fenced_even_without_a_heartbeat_notice,
+    expired_leases_are_rescued,
+    the_heartbeat_keeps_a_long_task_owned,
+    prune_deletes_old_finished_tasks_and_their_files,
+    exit_leaves_the_task_to_its_lease_and_releases_the_rest,
+    an_unwritable_storage_directory_is_refused_up_front,
+    specific_tasks_can_be_run_on_demand_even_before_they_are_due,
+    a_stop_request_ends_processing_after_the_current_task,
+    old_files_can_be_pruned_while_rows_are_kept,
+    unique_keys_keep_one_unfinished_task_per_key,
+    unique_keys_hold_across_connections_and_retries,
+    delete_skips_running_tasks_and_removes_files,
+    metrics_count_finished_tasks_with_their_times,
+}
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -23,9 +55,7 @@ fn boom() -> Outcome {
     })
 }
 
-#[test]
-fn create_then_find_round_trips_data() {
-    let sb = Sandbox::new();
+fn create_then_find_round_trips_data(sb: Sandbox) {
     let engine = sb.engine();
     let data =
         json!({"file": "products.csv", "rows": [1, 2, {"deep": "ünïcode ✓"}], "big": 9007199254740993_i64, "f": 1.5});
@@ -47,9 +77,7 @@ fn create_then_find_round_trips_data() {
     assert!(engine.find(created.id + 1000).unwrap().is_none());
 }
 
-#[test]
-fn bad_input_writes_nothing() {
-    let sb = Sandbox::new();
+fn bad_input_writes_nothing(sb: Sandbox) {
     let engine = sb.engine();
     let good = task("product", "import");
     let mut bad = task("product", "import");
@@ -68,9 +96,7 @@ fn bad_input_writes_nothing() {
     assert!(matches!(engine.prune(-1), Err(Error::InvalidArgument(_))));
 }
 
-#[test]
-fn claims_follow_priority_then_age_and_respect_not_before() {
-    let sb = Sandbox::new();
+fn claims_follow_priority_then_age_and_respect_not_before(sb: Sandbox) {
     let engine = sb.engine();
     let low = engine.create(task_with("w", Priority::Low, json!("low"))).unwrap().id;
     let normal1 = engine.create(task_with("w", Priority::Normal, json!("n1"))).unwrap().id;
@@ -98,9 +124,7 @@ fn claims_follow_priority_then_age_and_respect_not_before() {
     assert!(done.locked_by.is_none() && done.lease_expires_at.is_none());
 }
 
-#[test]
-fn limit_is_respected_and_identifier_filter_works() {
-    let sb = Sandbox::new();
+fn limit_is_respected_and_identifier_filter_works(sb: Sandbox) {
     let engine = sb.engine();
     for i in 0..10 {
         engine.create(task(if i % 2 == 0 { "even" } else { "odd" }, "run")).unwrap();
@@ -120,9 +144,7 @@ fn limit_is_respected_and_identifier_filter_works() {
     assert!(stats.by_identifier.contains(&("odd".to_string(), Status::Pending, 2)));
 }
 
-#[test]
-fn a_throwing_handler_is_retried_with_backoff_then_fails() {
-    let sb = Sandbox::new();
+fn a_throwing_handler_is_retried_with_backoff_then_fails(sb: Sandbox) {
     let engine = sb.engine();
     let mut new = task("mail", "send");
     new.max_attempts = Some(2);
@@ -140,7 +162,7 @@ fn a_throwing_handler_is_retried_with_backoff_then_fails() {
     assert_eq!(engine.process_pending(&opts(10), |_| Outcome::Returned).unwrap().claimed, 0);
 
     // Let time pass.
-    sb.sql().execute("UPDATE evo_s_tasks SET available_at = 0 WHERE id = ?1", [id]).unwrap();
+    sb.exec(&format!("UPDATE evo_s_tasks SET available_at = 0 WHERE id = {id}"));
     let report = engine.process_pending(&opts(10), |_| boom()).unwrap();
     assert_eq!((report.retried, report.failed), (0, 1));
     let t = engine.get(id).unwrap();
@@ -159,9 +181,7 @@ fn a_throwing_handler_is_retried_with_backoff_then_fails() {
     assert!(!engine.retry(id).unwrap(), "a completed task is not retried");
 }
 
-#[test]
-fn handler_may_complete_or_fail_itself() {
-    let sb = Sandbox::new();
+fn handler_may_complete_or_fail_itself(sb: Sandbox) {
     let engine = sb.engine();
     let a = engine.create(task("w", "a")).unwrap().id;
     let b = engine.create(task("w", "b")).unwrap().id;
@@ -185,9 +205,7 @@ fn handler_may_complete_or_fail_itself() {
     assert!(matches!(engine.complete(a, None, None), Err(Error::InvalidState { status: Status::Completed, .. })));
 }
 
-#[test]
-fn complete_and_fail_work_on_pending_tasks_only_when_unowned() {
-    let sb = Sandbox::new();
+fn complete_and_fail_work_on_pending_tasks_only_when_unowned(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "a")).unwrap().id;
     engine.complete(id, Some(json!("done by hand")), None).unwrap();
@@ -197,9 +215,7 @@ fn complete_and_fail_work_on_pending_tasks_only_when_unowned() {
     assert_eq!(engine.get(id2).unwrap().status, Status::Failed);
 }
 
-#[test]
-fn cancelling_pending_and_running_tasks() {
-    let sb = Sandbox::new();
+fn cancelling_pending_and_running_tasks(sb: Sandbox) {
     let engine = sb.engine();
     let pending = engine.create(task("w", "later")).unwrap().id;
     assert!(engine.cancel(pending).unwrap());
@@ -230,9 +246,7 @@ fn cancelling_pending_and_running_tasks() {
     assert!(engine.retry(running).unwrap(), "cancelled tasks can be retried");
 }
 
-#[test]
-fn cancel_from_another_process_reaches_a_running_worker() {
-    let sb = Sandbox::new();
+fn cancel_from_another_process_reaches_a_running_worker(sb: Sandbox) {
     let engine = sb.engine();
     let other = sb.engine();
     let id = engine.create(task("w", "long")).unwrap().id;
@@ -253,9 +267,7 @@ fn cancel_from_another_process_reaches_a_running_worker() {
     assert_eq!(engine.get(id).unwrap().status, Status::Cancelled);
 }
 
-#[test]
-fn progress_is_coalesced_and_snapshots_are_written() {
-    let sb = Sandbox::new();
+fn progress_is_coalesced_and_snapshots_are_written(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("import", "csv")).unwrap().id;
     let snapshot_path = sb.file(&format!("{id}.json"));
@@ -297,9 +309,7 @@ fn progress_is_coalesced_and_snapshots_are_written() {
     assert!(leftovers.is_empty());
 }
 
-#[test]
-fn tasks_without_progress_get_no_snapshot_but_report_from_the_database() {
-    let sb = Sandbox::new();
+fn tasks_without_progress_get_no_snapshot_but_report_from_the_database(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "quick")).unwrap().id;
     engine.process_pending(&opts(1), |_| Outcome::Returned).unwrap();
@@ -308,9 +318,7 @@ fn tasks_without_progress_get_no_snapshot_but_report_from_the_database() {
     assert_eq!((p["status"].as_str(), p["progress"].as_i64()), (Some("completed"), Some(100)));
 }
 
-#[test]
-fn logs_are_written_and_read_by_level() {
-    let sb = Sandbox::new();
+fn logs_are_written_and_read_by_level(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "a")).unwrap().id;
     engine.log(id, Level::Info, "first", None).unwrap();
@@ -327,17 +335,28 @@ fn logs_are_written_and_read_by_level() {
     assert!(all[0].time.ends_with('Z'));
 }
 
-#[test]
-fn a_stale_owner_cannot_write_after_its_task_was_taken_over() {
-    let sb = Sandbox::new();
+fn a_whole_log_is_read_in_pieces(sb: Sandbox) {
+    let engine = sb.engine();
+    let id = engine.create(task("w", "a")).unwrap().id;
+    assert_eq!(engine.log_chunk(id, 0, 1000).unwrap(), (String::new(), None), "no log yet");
+    for i in 0..300 {
+        let context = (i % 7 == 0).then(|| json!({"row": i, "note": "tab\there"}));
+        engine.log(id, Level::Info, &format!("line {i}\nwith a newline and ünïcode"), context).unwrap();
+    }
+    engine.log(id, Level::Error, &"x".repeat(5000), None).unwrap();
+    assert!(common::assert_log_reads_in_pieces(&engine, id, 1000) > 10);
+    assert_eq!(common::assert_log_reads_in_pieces(&engine, id, 10 << 20), 1);
+    assert!(matches!(engine.log_chunk(999_999, 0, 1000), Err(Error::NotFound(999_999))));
+    assert!(matches!(engine.log_chunk(id, -1, 1000), Err(Error::InvalidArgument(_))));
+}
+
+fn a_stale_owner_cannot_write_after_its_task_was_taken_over(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "a")).unwrap().id;
     let report = engine
         .process_pending(&opts(1), |t| {
             // Another worker rescued the task and claimed it again: the fence moved on.
-            sb.sql()
-                .execute("UPDATE evo_s_tasks SET fence = fence + 1, locked_by = 'thief' WHERE id = ?1", [t.id])
-                .unwrap();
+            sb.exec(&format!("UPDATE evo_s_tasks SET fence = fence + 1, locked_by = 'thief' WHERE id = {}", t.id));
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
             loop {
                 match engine.push_progress(t.id, ProgressUpdate { progress: Some(5.0), ..Default::default() }) {
@@ -356,14 +375,12 @@ fn a_stale_owner_cannot_write_after_its_task_was_taken_over() {
     assert_eq!(t.locked_by.as_deref(), Some("thief"));
 }
 
-#[test]
-fn outcomes_of_a_stale_owner_are_fenced_even_without_a_heartbeat_notice() {
-    let sb = Sandbox::new();
+fn outcomes_of_a_stale_owner_are_fenced_even_without_a_heartbeat_notice(sb: Sandbox) {
     let engine = sb.engine();
     engine.create(task("w", "a")).unwrap();
     let report = engine
         .process_pending(&opts(1), |t| {
-            sb.sql().execute("UPDATE evo_s_tasks SET fence = fence + 1 WHERE id = ?1", [t.id]).unwrap();
+            sb.exec(&format!("UPDATE evo_s_tasks SET fence = fence + 1 WHERE id = {}", t.id));
             Outcome::Returned // immediately: the heartbeat has not noticed yet
         })
         .unwrap();
@@ -372,9 +389,7 @@ fn outcomes_of_a_stale_owner_are_fenced_even_without_a_heartbeat_notice() {
     assert!(stats.by_status.contains(&(Status::Running, 1)), "…but the fenced write was refused: {stats:?}");
 }
 
-#[test]
-fn expired_leases_are_rescued() {
-    let sb = Sandbox::new();
+fn expired_leases_are_rescued(sb: Sandbox) {
     let engine = sb.engine();
     let mut one = task("w", "retryable");
     one.max_attempts = Some(3);
@@ -391,7 +406,7 @@ fn expired_leases_are_rescued() {
         std::mem::forget(dead); // no shutdown, no heartbeat stop: like SIGKILL
     }
     assert!(engine.cancel(cancelled).unwrap());
-    sb.sql().execute("UPDATE evo_s_tasks SET lease_expires_at = 1", []).unwrap();
+    sb.exec("UPDATE evo_s_tasks SET lease_expires_at = 1");
     let report = engine.process_pending(&opts(10), |_| Outcome::Returned).unwrap();
     assert_eq!(report.rescued, 3);
     let r = engine.get(retryable).unwrap();
@@ -403,9 +418,7 @@ fn expired_leases_are_rescued() {
     assert!(engine.logs(retryable, Some(Level::Warning), 5).unwrap()[0].message.contains("stopped responding"));
 }
 
-#[test]
-fn the_heartbeat_keeps_a_long_task_owned() {
-    let sb = Sandbox::new();
+fn the_heartbeat_keeps_a_long_task_owned(sb: Sandbox) {
     let engine = sb.engine_with(|c| c.lease_ms = 1_000);
     let rival = sb.engine_with(|c| c.lease_ms = 1_000);
     let id = engine.create(task("w", "slow")).unwrap().id;
@@ -423,9 +436,7 @@ fn the_heartbeat_keeps_a_long_task_owned() {
     assert_eq!(engine.get(id).unwrap().attempts, 1);
 }
 
-#[test]
-fn prune_deletes_old_finished_tasks_and_their_files() {
-    let sb = Sandbox::new();
+fn prune_deletes_old_finished_tasks_and_their_files(sb: Sandbox) {
     let engine = sb.engine();
     let old = engine.create(task("w", "old")).unwrap().id;
     let keep = engine.create(task("w", "keep")).unwrap().id;
@@ -435,7 +446,7 @@ fn prune_deletes_old_finished_tasks_and_their_files() {
     engine.push_progress(old, ProgressUpdate::default()).ok();
     engine.log(old, Level::Info, "x", None).unwrap();
     assert!(sb.file(&format!("{old}.log")).exists());
-    sb.sql().execute("UPDATE evo_s_tasks SET finished_at = '2000-01-01 00:00:00' WHERE id = ?1", [old]).unwrap();
+    sb.exec(&format!("UPDATE evo_s_tasks SET finished_at = '2000-01-01 00:00:00' WHERE id = {old}"));
     assert_eq!(engine.prune(30).unwrap(), 1);
     assert!(engine.find(old).unwrap().is_none());
     assert!(!sb.file(&format!("{old}.log")).exists());
@@ -444,9 +455,7 @@ fn prune_deletes_old_finished_tasks_and_their_files() {
     assert_eq!(engine.prune(0).unwrap(), 1, "days = 0 prunes everything finished");
 }
 
-#[test]
-fn exit_leaves_the_task_to_its_lease_and_releases_the_rest() {
-    let sb = Sandbox::new();
+fn exit_leaves_the_task_to_its_lease_and_releases_the_rest(sb: Sandbox) {
     let engine = sb.engine();
     for _ in 0..6 {
         engine.create(task("w", "a")).unwrap();
@@ -458,8 +467,7 @@ fn exit_leaves_the_task_to_its_lease_and_releases_the_rest() {
     let stats = engine.stats().unwrap();
     assert!(stats.by_status.contains(&(Status::Running, 1)), "the exiting task keeps its lease: {stats:?}");
     assert!(stats.by_status.contains(&(Status::Pending, 3)), "unstarted claims were handed back: {stats:?}");
-    let attempts: i64 =
-        sb.sql().query_row("SELECT SUM(attempts) FROM evo_s_tasks WHERE status = 10", [], |r| r.get(0)).unwrap();
+    let attempts = sb.query_i64("SELECT SUM(attempts) FROM evo_s_tasks WHERE status = 10").unwrap();
     assert_eq!(attempts, 0, "a handed-back claim does not count as an attempt");
 }
 
@@ -474,9 +482,7 @@ fn in_memory_databases_work_for_throwaway_use() {
     assert_eq!(engine.process_pending(&opts(5), |_| Outcome::Returned).unwrap().completed, 1);
 }
 
-#[test]
-fn an_unwritable_storage_directory_is_refused_up_front() {
-    let sb = Sandbox::new();
+fn an_unwritable_storage_directory_is_refused_up_front(sb: Sandbox) {
     let mut config = sb.config();
     config.storage_dir = "/proc/stask-cannot-write-here".into();
     let err = stask_engine::Engine::open(config).err().expect("must fail");
@@ -484,9 +490,7 @@ fn an_unwritable_storage_directory_is_refused_up_front() {
     assert!(!sb.db_path().exists(), "nothing was written");
 }
 
-#[test]
-fn specific_tasks_can_be_run_on_demand_even_before_they_are_due() {
-    let sb = Sandbox::new();
+fn specific_tasks_can_be_run_on_demand_even_before_they_are_due(sb: Sandbox) {
     let engine = sb.engine();
     let first = engine.create(task("w", "a")).unwrap().id;
     let mut later = task("w", "later");
@@ -502,11 +506,30 @@ fn specific_tasks_can_be_run_on_demand_even_before_they_are_due() {
     assert_eq!(ran.into_inner(), vec![later]);
     assert_eq!(report.completed, 1);
     assert_eq!(engine.get(first).unwrap().status, Status::Pending, "other tasks are left alone");
+    // More ids than the limit: only `limit` of them are claimed (highest priority first), the
+    // rest stay pending and unclaimed; finished or unknown ids are skipped.
+    let mut urgent = task("w", "urgent");
+    urgent.priority = Priority::High;
+    let urgent = engine.create(urgent).unwrap().id;
+    let third = engine.create(task("w", "c")).unwrap().id;
+    let ran = RefCell::new(Vec::new());
+    let report = engine
+        .process_pending(
+            &ProcessOptions { limit: 1, identifiers: vec![], ids: vec![first, later, third, urgent, 999_999] },
+            |t| {
+                ran.borrow_mut().push(t.id);
+                Outcome::Returned
+            },
+        )
+        .unwrap();
+    assert_eq!((report.claimed, ran.into_inner()), (1, vec![urgent]));
+    for id in [first, third] {
+        let t = engine.get(id).unwrap();
+        assert_eq!((t.status, t.attempts, t.locked_by), (Status::Pending, 0, None), "task {id} was not claimed");
+    }
 }
 
-#[test]
-fn a_stop_request_ends_processing_after_the_current_task() {
-    let sb = Sandbox::new();
+fn a_stop_request_ends_processing_after_the_current_task(sb: Sandbox) {
     let engine = sb.engine();
     for _ in 0..20 {
         engine.create(task("w", "a")).unwrap();
@@ -531,9 +554,7 @@ fn a_stop_request_ends_processing_after_the_current_task() {
     assert_eq!(engine.process_pending(&opts(100), |_| Outcome::Returned).unwrap().completed, 15);
 }
 
-#[test]
-fn old_files_can_be_pruned_while_rows_are_kept() {
-    let sb = Sandbox::new();
+fn old_files_can_be_pruned_while_rows_are_kept(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "a")).unwrap().id;
     engine.log(id, Level::Info, "x", None).unwrap();
@@ -545,9 +566,7 @@ fn old_files_can_be_pruned_while_rows_are_kept() {
     assert!(engine.find(id).unwrap().is_some());
 }
 
-#[test]
-fn unique_keys_keep_one_unfinished_task_per_key() {
-    let sb = Sandbox::new();
+fn unique_keys_keep_one_unfinished_task_per_key(sb: Sandbox) {
     let engine = sb.engine();
     let mut keyed = task("report", "build");
     keyed.unique_key = Some("report:2026-11".into());
@@ -572,9 +591,103 @@ fn unique_keys_keep_one_unfinished_task_per_key() {
     assert!(matches!(engine.create(bad), Err(Error::InvalidArgument(_))));
 }
 
-#[test]
-fn delete_skips_running_tasks_and_removes_files() {
-    let sb = Sandbox::new();
+fn unique_keys_hold_across_connections_and_retries(sb: Sandbox) {
+    let engine = sb.engine();
+    let keyed = |key: &str| {
+        let mut t = task("sync", "run");
+        t.unique_key = Some(key.to_owned());
+        t
+    };
+    // Keys compare exactly: case, trailing spaces and accents make different keys.
+    let base = engine.create(keyed("sync:shop")).unwrap();
+    assert_eq!(base.unique_key.as_deref(), Some("sync:shop"));
+    assert_eq!(engine.get(base.id).unwrap().unique_key.as_deref(), Some("sync:shop"));
+    for other in ["SYNC:shop", "sync:shop ", "sync:shöp"] {
+        assert_ne!(engine.create(keyed(other)).unwrap().id, base.id, "{other:?} is another key");
+    }
+    let long = "ключ".repeat(23) + "xxxxxx"; // 190 bytes
+    let long_task = engine.create(keyed(&long)).unwrap();
+    assert_eq!(engine.create(keyed(&long)).unwrap().id, long_task.id);
+    // Many connections creating the same key at once get one task.
+    let ids: Vec<i64> = (0..6)
+        .map(|_| {
+            let config = sb.config();
+            std::thread::spawn(move || {
+                let e = stask_engine::Engine::open(config).unwrap();
+                let mut t = task("race", "run");
+                t.unique_key = Some("race:1".into());
+                (0..5).map(|_| e.create(t.clone()).unwrap().id).collect::<Vec<_>>()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(sb.query_i64("SELECT COUNT(*) FROM evo_s_tasks WHERE identifier = 'race'"), Some(1));
+    // A running task keeps its key; once it failed for good another task may take the key,
+    // and the failed one cannot be retried until that one finishes.
+    let mut once = keyed("sync:once");
+    once.max_attempts = Some(1);
+    let failed = engine.create(once.clone()).unwrap().id;
+    engine
+        .process_pending(&ProcessOptions { limit: 1, identifiers: vec![], ids: vec![failed] }, |t| {
+            assert_eq!(engine.create(once.clone()).unwrap().id, t.id, "a running task holds its key");
+            boom()
+        })
+        .unwrap();
+    assert_eq!(engine.get(failed).unwrap().status, Status::Failed);
+    let successor = engine.create(once.clone()).unwrap().id;
+    assert_ne!(successor, failed);
+    match engine.retry(failed) {
+        Err(Error::InvalidState { id, status, .. }) => assert_eq!((id, status), (failed, Status::Failed)),
+        other => panic!("retry must fail while another task holds the key: {other:?}"),
+    }
+    assert_eq!(engine.get(failed).unwrap().status, Status::Failed, "the refused retry changed nothing");
+    engine.complete(successor, None, None).unwrap();
+    assert!(engine.retry(failed).unwrap(), "the key is free again");
+    assert_eq!(engine.create(once).unwrap().id, failed, "the retried task holds the key");
+}
+
+fn metrics_count_finished_tasks_with_their_times(sb: Sandbox) {
+    let engine = sb.engine();
+    let mut once = task("mail", "send");
+    once.max_attempts = Some(1);
+    let created =
+        engine.create_many(vec![task("mail", "send"), once, task("report", "build"), task("report", "late")]).unwrap();
+    let mut n = 0;
+    engine
+        .process_pending(&ProcessOptions { limit: 3, identifiers: vec![], ids: vec![] }, |_| {
+            n += 1;
+            std::thread::sleep(Duration::from_millis(20));
+            if n == 2 { boom() } else { Outcome::Returned }
+        })
+        .unwrap();
+    assert_eq!(engine.get(created[3].id).unwrap().status, Status::Pending);
+    engine.cancel(created[3].id).unwrap();
+    let m = engine.metrics(5).unwrap();
+    assert_eq!(
+        (&m["totals"]["completed"], &m["totals"]["failed"], &m["totals"]["cancelled"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{m}"
+    );
+    assert_eq!(m["workers"]["mail"]["failed"], 1, "{m}");
+    assert_eq!(m["workers"]["report"]["completed"], 1, "{m}");
+    assert!(m["workers"]["mail"]["avg_run_ms"].as_i64().unwrap() >= 15, "run times come from ms timestamps: {m}");
+    assert!(m["workers"]["mail"]["avg_wait_ms"].as_i64().unwrap() >= 0, "{m}");
+    let per_minute: i64 = m["per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["completed"].as_i64().unwrap() + b["failed"].as_i64().unwrap() + b["cancelled"].as_i64().unwrap())
+        .sum();
+    assert_eq!(per_minute, 4);
+    // Tasks that finished long ago are outside the window.
+    sb.exec("UPDATE evo_s_tasks SET finished_at = '2020-01-01 00:00:00' WHERE status = 90");
+    assert_eq!(engine.metrics(5).unwrap()["totals"]["cancelled"], 0);
+}
+
+fn delete_skips_running_tasks_and_removes_files(sb: Sandbox) {
     let engine = sb.engine();
     let pending = engine.create(task("w", "a")).unwrap().id;
     let done = engine.create(task("w", "b")).unwrap().id;

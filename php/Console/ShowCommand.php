@@ -83,6 +83,10 @@ final class ShowCommand extends StaskCommand
             $context = $e['context'] ? ' ' . json_encode($e['context'], JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES) : '';
             $this->line(sprintf('%s <fg=%s>%-7s</> %s<fg=gray>%s</>', substr($e['time'], 0, 19), $colors[$e['level']] ?? 'default', $e['level'], $e['message'], $context));
         }
-        $this->line('<fg=gray>Full log: ' . $this->stask()->engine()->logPath($id) . '</>');
+        if (($this->stask()->settings()->options['files'] ?? 'local') === 'database') {
+            $this->line('<fg=gray>Full log: in the database (more with --lines, or "Download log" on the task page)</>');
+        } else {
+            $this->line('<fg=gray>Full log: ' . $this->stask()->engine()->logPath($id) . '</>');
+        }
     }
 }

@@ -16,7 +16,7 @@ final class WorkCommand extends StaskCommand
 {
     protected $signature = 'stask:work
         {--identifier=* : Only tasks of these workers}
-        {--sleep=1 : Seconds to wait when there is nothing to do}
+        {--sleep=1 : Longest wait, in seconds, when there is nothing to do (a task coming due ends it)}
         {--max-jobs=0 : Stop after this many tasks (0: no limit)}
         {--max-time=0 : Stop after this many seconds (0: no limit)}
         {--memory=128 : Stop when PHP uses more than this many MB}
@@ -67,7 +67,7 @@ final class WorkCommand extends StaskCommand
                     if ($this->option('stop-when-empty')) {
                         $this->stop('queue empty');
                     } else {
-                        $this->idle($sleep);
+                        $this->idle($engine, $sleep, $identifiers);
                     }
                 }
             }
@@ -108,12 +108,18 @@ final class WorkCommand extends StaskCommand
         }
     }
 
-    /** Sleeps in short steps so that a signal ends the wait at once. */
-    private function idle(float $seconds): void
+    /**
+     * Waits up to $seconds for work: returns as soon as a task is due (at once on PostgreSQL,
+     * which announces new tasks), in short steps so that a signal ends the wait quickly.
+     */
+    private function idle(\STask\Engine $engine, float $seconds, array $identifiers): void
     {
         $until = microtime(true) + $seconds;
-        while (!$this->stopping && microtime(true) < $until) {
-            usleep((int) min(100_000, max(1, ($until - microtime(true)) * 1e6)));
+        $only = $identifiers ? ['identifiers' => $identifiers] : null;
+        while (!$this->stopping && ($left = $until - microtime(true)) > 0) {
+            if ($engine->waitForTasks(min(0.25, $left), $only)) {
+                return;
+            }
         }
     }
 

@@ -9,5 +9,7 @@ if (!extension_loaded('stask')) {
 }
 
 require_once __DIR__ . '/Native/EngineTestCase.php';
+require_once __DIR__ . '/Native/BackendTestCase.php';
 require_once __DIR__ . '/Evo/autoload.php';
 require_once __DIR__ . '/Package/PackageTestCase.php';
+require_once __DIR__ . '/Package/ServerDatabase.php';

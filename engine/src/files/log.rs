@@ -115,6 +115,38 @@ fn unescape(text: &str) -> String {
     out
 }
 
+/// Whole lines of a log file from byte `offset`, about `max_bytes` of them (a longer line is
+/// returned whole), and the offset after them; `None` when the file ended.
+pub fn read_chunk(path: &Path, offset: u64, max_bytes: usize) -> Result<(String, Option<u64>)> {
+    let io = |e: std::io::Error| Error::storage(format!("cannot read log file {}", path.display()), e);
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((String::new(), None)),
+        Err(e) => return Err(io(e)),
+    };
+    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    let mut data = Vec::with_capacity(max_bytes.min(1 << 20));
+    (&mut file).take(max_bytes as u64).read_to_end(&mut data).map_err(io)?;
+    if data.len() < max_bytes {
+        return Ok((String::from_utf8_lossy(&data).into_owned(), None));
+    }
+    match data.iter().rposition(|b| *b == b'\n') {
+        Some(end) => data.truncate(end + 1),
+        None => {
+            // One line longer than the chunk: finish it.
+            let mut byte = [0u8; 1];
+            while file.read(&mut byte).map_err(io)? == 1 {
+                data.push(byte[0]);
+                if byte[0] == b'\n' {
+                    break;
+                }
+            }
+        }
+    }
+    let next = offset + data.len() as u64;
+    Ok((String::from_utf8_lossy(&data).into_owned(), Some(next)))
+}
+
 const CHUNK: u64 = 64 * 1024;
 
 /// Reads backwards from the end so a long log costs only what is returned.

@@ -105,6 +105,11 @@ impl Files {
         log::read_tail(&self.log_path(id), level, limit)
     }
 
+    /// Whole lines of the log from byte `offset`; see [`log::read_chunk`].
+    pub fn read_log_chunk(&self, id: i64, offset: u64, max_bytes: usize) -> Result<(String, Option<u64>)> {
+        log::read_chunk(&self.log_path(id), offset, max_bytes)
+    }
+
     /// Deletes a task's files (after pruning its row).
     pub fn remove(&self, id: i64) -> Result<()> {
         self.open_logs.lock().retain(|(i, _)| *i != id);

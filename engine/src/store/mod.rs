@@ -1,17 +1,38 @@
 //! Persistence. The rest of the engine sees one [`Store`] interface; each backend implements
 //! it in its own module, and only those modules contain SQL. Every state change is its own
 //! function and a guarded `UPDATE … WHERE status = …` that reports when no row matched.
+//!
+//! - [`sqlite`]: rusqlite on the calling thread.
+//! - [`pg`]: PostgreSQL through sqlx; [`mysql`]: MySQL 8 / MariaDB 10.5+ through sqlx.
+//! - [`server`]: what the two server backends share (runtime, connections, retries).
 
+mod mysql;
+mod mysql_schema;
+mod pg;
+mod pg_schema;
+pub mod server;
 mod sqlite;
 mod sqlite_schema;
 
+pub use mysql::MySqlStore;
+pub use pg::PgStore;
 pub use sqlite::SqliteStore;
+
+use std::time::Duration;
+
+use serde_json::Value;
 
 use crate::config::{Backend, Config};
 use crate::error::Result;
+use crate::files::{Level, LogEntry};
 use crate::retry::RetryPolicy;
 use crate::task::{NewTask, Status, Task};
 use crate::time::Millis;
+
+/// The schema version every backend migrates to. 1: upstream's tables plus claims, leases,
+/// fencing, retries and cancels. 2: progress snapshots and logs kept in the database.
+/// 3: unique keys (at most one unfinished task per key).
+pub const LATEST_VERSION: i64 = 3;
 
 /// Proof of ownership of a claimed task: its id and the fencing token of the claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,7 +50,8 @@ pub struct ClaimRequest<'a> {
     pub lease_until: Millis,
     /// Only tasks of these identifiers (empty: any).
     pub identifiers: &'a [String],
-    /// Only these tasks, due or not (empty: any due task). Used to run one task on demand.
+    /// Only these tasks, due or not (empty: any due task; when given, `identifiers` is not
+    /// applied). Used to run one task on demand.
     pub ids: &'a [i64],
 }
 
@@ -152,11 +174,141 @@ pub trait Store: Send {
     /// A second connection to the same database, for the heartbeat thread. `None` when the
     /// database cannot be shared (in-memory SQLite).
     fn sibling(&self) -> Result<Option<Box<dyn Store>>>;
+
+    /// When a task may next be claimable: the earliest not-before time of a pending task (of
+    /// these identifiers, when given), or the earliest lease expiry of a running one.
+    fn next_due(&mut self, identifiers: &[String]) -> Result<Option<Millis>>;
+    /// Starts listening for "a task became due" announcements. `false` when the backend has
+    /// none (the caller polls instead).
+    fn subscribe(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+    /// Waits up to `timeout` for an announcement; `true` when one came (or may have been missed).
+    fn wait_announcement(&mut self, timeout: Duration) -> Result<bool> {
+        std::thread::sleep(timeout);
+        Ok(false)
+    }
+
+    /// Stores a task's progress snapshot (JSON), unless a newer one is already stored.
+    fn put_snapshot(&mut self, id: i64, snapshot: &str, updated_at: Millis) -> Result<()>;
+    fn get_snapshot(&mut self, id: i64) -> Result<Option<String>>;
+    /// Which of these tasks have a stored snapshot.
+    fn with_snapshots(&mut self, ids: &[i64]) -> Result<Vec<i64>>;
+    /// Appends log entries, in order.
+    fn put_logs(&mut self, entries: &[(i64, &LogEntry)]) -> Result<()>;
+    /// The last `limit` entries of a task, oldest first.
+    fn get_logs(&mut self, id: i64, level: Option<Level>, limit: usize) -> Result<Vec<LogEntry>>;
+    fn has_logs(&mut self, id: i64) -> Result<bool>;
+    /// Up to `limit` entries of a task stored after the entry `after` (0: from the first),
+    /// oldest first, each with its position for the next call.
+    fn get_logs_after(&mut self, id: i64, after: i64, limit: usize) -> Result<Vec<(i64, LogEntry)>>;
+    /// Deletes the snapshots and logs of these tasks; returns the ids that had any.
+    fn delete_journal(&mut self, ids: &[i64]) -> Result<Vec<i64>>;
 }
 
 /// Opens the store a configuration names.
 pub fn open(config: &Config) -> Result<Box<dyn Store>> {
     match &config.backend {
         Backend::SqliteFile(_) | Backend::SqliteMemory => Ok(Box::new(SqliteStore::open(config)?)),
+        Backend::Postgres(_) => Ok(Box::new(PgStore::open(config)?)),
+        Backend::MySql(_) => Ok(Box::new(MySqlStore::open(config)?)),
     }
+}
+
+/// Stored JSON that does not parse (written by other code) is returned as the raw string.
+pub(crate) fn decode_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// Claim order: highest priority first, then oldest not-before time, then lowest id.
+pub(crate) fn sort_claimed(tasks: &mut [Task]) {
+    tasks.sort_by(|a, b| {
+        b.priority.rank().cmp(&a.priority.rank()).then(a.available_at.cmp(&b.available_at)).then(a.id.cmp(&b.id))
+    });
+}
+
+/// What becomes of a running task whose lease expired, with the message that says why.
+pub(crate) fn rescue_plan(
+    attempts: i64,
+    max_attempts: i64,
+    cancel_requested: bool,
+    owner: Option<&str>,
+    now: Millis,
+    retry: &RetryPolicy,
+) -> (Status, Option<Millis>, String) {
+    let who = owner.unwrap_or("an unknown worker");
+    if cancel_requested {
+        let msg = format!("Cancelled: the worker ({who}) stopped responding before it could stop the task");
+        (Status::Cancelled, None, msg)
+    } else if attempts >= max_attempts {
+        let msg = format!(
+            "Failed: the worker ({who}) stopped responding (lease expired) on the last attempt ({attempts}/{max_attempts})"
+        );
+        (Status::Failed, None, msg)
+    } else {
+        let msg =
+            format!("Attempt {attempts}/{max_attempts} lost: the worker ({who}) stopped responding (lease expired)");
+        (Status::Pending, Some(now + retry.delay_ms(attempts)), msg)
+    }
+}
+
+/// Why a finished task cannot be queued again: an unfinished task holds its unique key.
+pub(crate) fn unique_key_taken(id: i64, status: Status) -> crate::error::Error {
+    crate::error::Error::InvalidState { id, status, operation: "retry: another unfinished task holds its unique key" }
+}
+
+/// Unique keys in a batch of new tasks: `insert` lists the tasks to write (every task without a
+/// key, and each key's first task), `answer` gives for every task the position in `insert` of
+/// the task it becomes (a later task with the same key becomes the first one).
+pub(crate) struct UniqueKeys {
+    pub insert: Vec<usize>,
+    pub answer: Vec<usize>,
+}
+
+pub(crate) fn unique_keys(tasks: &[NewTask]) -> UniqueKeys {
+    let mut insert = Vec::with_capacity(tasks.len());
+    let mut answer = Vec::with_capacity(tasks.len());
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, task) in tasks.iter().enumerate() {
+        if let Some(key) = task.unique_key.as_deref() {
+            if let Some(&at) = first.get(key) {
+                answer.push(at);
+                continue;
+            }
+            first.insert(key, insert.len());
+        }
+        answer.push(insert.len());
+        insert.push(i);
+    }
+    UniqueKeys { insert, answer }
+}
+
+/// A task's row after a claim changed it, computed from the row before (backends without
+/// `UPDATE … RETURNING`).
+pub(crate) fn claimed(mut task: Task, req: &ClaimRequest<'_>) -> Task {
+    task.status = Status::Running;
+    task.attempts += 1;
+    task.fence += 1;
+    task.locked_by = Some(req.owner.to_owned());
+    task.lease_expires_at = Some(req.lease_until);
+    task.started_at = Some(req.now);
+    task.updated_at = Some(req.now);
+    task.finished_at = None;
+    task
+}
+
+/// What `inspect` learns from rows of (id, fence, status, cancel_requested).
+pub(crate) fn renewal_from_rows(leases: &[Lease], rows: &[(i64, i64, i64, i64)]) -> Renewal {
+    let mut renewal = Renewal::default();
+    for lease in leases {
+        match rows.iter().find(|r| r.0 == lease.id) {
+            Some(&(_, fence, status, cancel)) if fence == lease.fence && status == 50 => {
+                if cancel != 0 {
+                    renewal.cancel_requested.push(lease.id);
+                }
+            }
+            _ => renewal.lost.push(lease.id),
+        }
+    }
+    renewal
 }

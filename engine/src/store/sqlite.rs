@@ -9,10 +9,11 @@ use serde_json::Value;
 
 use crate::config::{Backend, Config};
 use crate::error::{Error, Result};
+use crate::files::{Level, LogEntry};
 use crate::retry::RetryPolicy;
 use crate::store::{
-    Timing, CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Transition,
-    sqlite_schema,
+    CancelOutcome, ClaimRequest, Finish, Lease, MigrationReport, Renewal, Rescued, Stats, Store, Timing, Transition,
+    decode_json, sort_claimed, sqlite_schema, unique_key_taken,
 };
 use crate::task::{NewTask, Priority, Status, Task, encode_json};
 use crate::time::{Millis, parse_sql_text, to_sql_text_ms};
@@ -48,12 +49,25 @@ struct Sql {
     cancel_pending: String,
     request_cancel: String,
     retry_finished: String,
+    next_due: String,
+    next_due_for: String,
+    put_snapshot: String,
+    get_snapshot: String,
+    put_log: String,
+    get_logs: String,
+    get_logs_level: String,
+    has_logs: String,
+    get_logs_after: String,
+    progress: String,
+    logs: String,
 }
 
 impl Sql {
     fn new(config: &Config) -> Sql {
         let t = config.tasks_table();
         let t = format!("\"{t}\"");
+        let progress = format!("\"{}\"", config.progress_table());
+        let logs = format!("\"{}\"", config.logs_table());
         let claimed = "WHERE id = ?1 AND fence = ?2 AND status = 50";
         let release_lease = "locked_by = NULL, lease_expires_at = NULL";
         let claim_set = format!(
@@ -82,8 +96,9 @@ impl Sql {
             ),
             // Explicitly requested tasks run now, whatever their not-before time.
             claim_ids: format!(
-                "{claim_set} WHERE id IN (SELECT value FROM json_each(?6)) AND status = 10 AND ?3 = ?3 \
-                 AND ?5 > 0 RETURNING {TASK_COLUMNS}"
+                "{claim_set} WHERE id IN (SELECT id FROM {t} WHERE status = 10 \
+                 AND id IN (SELECT value FROM json_each(?6)) \
+                 ORDER BY priority_rank DESC, available_at, id LIMIT ?5) AND status = 10 RETURNING {TASK_COLUMNS}"
             ),
             expired: format!(
                 "SELECT id, fence, attempts, max_attempts, cancel_requested, locked_by FROM {t} \
@@ -149,9 +164,52 @@ impl Sql {
                  start_at = NULL, cancel_requested = 0, message = 'Queued again by retry', updated_at = ?3, \
                  {release_lease} WHERE id = ?1 AND status IN (90, 100)"
             ),
+            next_due: format!(
+                "SELECT (SELECT MIN(available_at) FROM {t} WHERE status = 10), \
+                 (SELECT MIN(lease_expires_at) FROM {t} WHERE status IN (30, 50))"
+            ),
+            next_due_for: format!(
+                "SELECT (SELECT MIN(available_at) FROM {t} WHERE status = 10 \
+                 AND identifier IN (SELECT value FROM json_each(?1))), \
+                 (SELECT MIN(lease_expires_at) FROM {t} WHERE status IN (30, 50))"
+            ),
+            put_snapshot: format!(
+                "INSERT INTO {progress} (task_id, snapshot, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (task_id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at \
+                 WHERE excluded.updated_at >= {progress}.updated_at"
+            ),
+            get_snapshot: format!("SELECT snapshot FROM {progress} WHERE task_id = ?1"),
+            put_log: format!(
+                "INSERT INTO {logs} (task_id, logged_at, level, message, context) VALUES (?1, ?2, ?3, ?4, ?5)"
+            ),
+            get_logs: format!(
+                "SELECT logged_at, level, message, context FROM {logs} WHERE task_id = ?1 ORDER BY id DESC LIMIT ?2"
+            ),
+            get_logs_level: format!(
+                "SELECT logged_at, level, message, context FROM {logs} WHERE task_id = ?1 AND level = ?3 \
+                 ORDER BY id DESC LIMIT ?2"
+            ),
+            has_logs: format!("SELECT 1 FROM {logs} WHERE task_id = ?1 LIMIT 1"),
+            get_logs_after: format!(
+                "SELECT logged_at, level, message, context, id FROM {logs} WHERE task_id = ?1 AND id > ?2 \
+                 ORDER BY id LIMIT ?3"
+            ),
+            progress,
+            logs,
             tasks: t,
         }
     }
+}
+
+fn read_log(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
+    let level: String = row.get(1)?;
+    let context: Option<String> = row.get(3)?;
+    Ok(LogEntry {
+        time: row.get(0)?,
+        level: Level::parse(&level).unwrap_or(Level::Info),
+        message: row.get(2)?,
+        context: context.and_then(|c| serde_json::from_str(&c).ok()),
+    })
 }
 
 /// A SQLite database holding the tasks.
@@ -171,6 +229,7 @@ impl SqliteStore {
                     .map_err(|e| Error::Config(format!("cannot open SQLite database {}: {e}", path.display())))?
             }
             Backend::SqliteMemory => Connection::open_in_memory()?,
+            other => return Err(Error::Config(format!("not a SQLite URL: {}", other.name()))),
         };
         conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms as u64))?;
         if let Backend::SqliteFile(path) = &config.backend {
@@ -264,17 +323,6 @@ fn is_unique_violation(err: &rusqlite::Error) -> bool {
     matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
-/// Stored JSON that does not parse (written by other code) is returned as the raw string.
-fn decode_json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
-}
-
-fn sort_claimed(tasks: &mut [Task]) {
-    tasks.sort_by(|a, b| {
-        b.priority.rank().cmp(&a.priority.rank()).then(a.available_at.cmp(&b.available_at)).then(a.id.cmp(&b.id))
-    });
-}
-
 impl Store for SqliteStore {
     fn migrate(&mut self) -> Result<MigrationReport> {
         sqlite_schema::migrate(&mut self.conn, &self.config)
@@ -285,7 +333,6 @@ impl Store for SqliteStore {
         // Encode everything before touching the database: bad input writes nothing.
         let encoded = tasks.iter().map(|t| encode_json("data", &t.data)).collect::<Result<Vec<_>>>()?;
         let now_text = to_sql_text_ms(now);
-        let created = now;
         let tx = WriteTx::begin(&self.conn)?;
         let mut out = Vec::with_capacity(tasks.len());
         {
@@ -317,31 +364,7 @@ impl Store for SqliteStore {
                     }
                     Err(err) => return Err(err.into()),
                 };
-                out.push(Task {
-                    id,
-                    identifier: task.identifier,
-                    action: task.action,
-                    status: Status::Pending,
-                    priority: task.priority,
-                    data: task.data,
-                    progress: 0,
-                    attempts: 0,
-                    max_attempts,
-                    message: Some("Queued".into()),
-                    result: None,
-                    last_error: None,
-                    started_by: task.started_by,
-                    unique_key: task.unique_key,
-                    available_at: Some(available_at),
-                    started_at: None,
-                    finished_at: None,
-                    created_at: Some(created),
-                    updated_at: Some(created),
-                    cancel_requested: false,
-                    fence: 0,
-                    locked_by: None,
-                    lease_expires_at: None,
-                });
+                out.push(task.stored(id, max_attempts, available_at, now));
             }
         }
         tx.commit()?;
@@ -363,11 +386,8 @@ impl Store for SqliteStore {
             match (&filter, &ids) {
                 (_, Some(ids)) => {
                     let mut stmt = tx.prepare_cached(&self.sql.claim_ids)?;
-                    let mut claimed = stmt
-                        .query_map(params![req.owner, req.lease_until, req.now, now_text, limit, ids], read_task)?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    claimed.truncate(req.limit);
-                    claimed
+                    stmt.query_map(params![req.owner, req.lease_until, req.now, now_text, limit, ids], read_task)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
                 }
                 (None, None) => {
                     let mut stmt = tx.prepare_cached(&self.sql.claim)?;
@@ -571,11 +591,7 @@ impl Store for SqliteStore {
         let n = match tx.prepare_cached(&self.sql.retry_finished)?.execute(params![id, now, to_sql_text_ms(now)]) {
             Err(err) if is_unique_violation(&err) => {
                 let status = tx.prepare_cached(&self.sql.find)?.query_row([id], read_task)?.status;
-                return Err(Error::InvalidState {
-                    id,
-                    status,
-                    operation: "retry: another unfinished task holds its unique key",
-                });
+                return Err(unique_key_taken(id, status));
             }
             other => other?,
         };
@@ -670,7 +686,109 @@ impl Store for SqliteStore {
     fn sibling(&self) -> Result<Option<Box<dyn Store>>> {
         match self.config.backend {
             Backend::SqliteMemory => Ok(None),
-            Backend::SqliteFile(_) => Ok(Some(Box::new(SqliteStore::open(&self.config)?))),
+            _ => Ok(Some(Box::new(SqliteStore::open(&self.config)?))),
         }
+    }
+
+    fn next_due(&mut self, identifiers: &[String]) -> Result<Option<Millis>> {
+        let both = |r: &Row<'_>| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?));
+        let (due, lease) = if identifiers.is_empty() {
+            self.conn.prepare_cached(&self.sql.next_due)?.query_row([], both)?
+        } else {
+            let list = serde_json::to_string(identifiers).unwrap_or_default();
+            self.conn.prepare_cached(&self.sql.next_due_for)?.query_row([list], both)?
+        };
+        Ok(due.into_iter().chain(lease).min())
+    }
+
+    fn put_snapshot(&mut self, id: i64, snapshot: &str, updated_at: Millis) -> Result<()> {
+        let tx = WriteTx::begin(&self.conn)?;
+        tx.prepare_cached(&self.sql.put_snapshot)?.execute(params![id, snapshot, updated_at])?;
+        tx.commit()
+    }
+
+    fn get_snapshot(&mut self, id: i64) -> Result<Option<String>> {
+        let mut stmt = self.conn.prepare_cached(&self.sql.get_snapshot)?;
+        Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
+    }
+
+    fn with_snapshots(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
+        let mut found = Vec::new();
+        let mut stmt = self.conn.prepare_cached(&self.sql.get_snapshot)?;
+        for id in ids {
+            if stmt.exists([id])? {
+                found.push(*id);
+            }
+        }
+        Ok(found)
+    }
+
+    fn put_logs(&mut self, entries: &[(i64, &LogEntry)]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let tx = WriteTx::begin(&self.conn)?;
+        {
+            let mut stmt = tx.prepare_cached(&self.sql.put_log)?;
+            for (id, e) in entries {
+                let context = e.context.as_ref().map(|c| c.to_string());
+                stmt.execute(params![id, e.time, e.level.name(), e.message, context])?;
+            }
+        }
+        tx.commit()
+    }
+
+    fn get_logs(&mut self, id: i64, level: Option<Level>, limit: usize) -> Result<Vec<LogEntry>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let mut entries = match level {
+            None => {
+                let mut stmt = self.conn.prepare_cached(&self.sql.get_logs)?;
+                stmt.query_map(params![id, limit], read_log)?.collect::<rusqlite::Result<Vec<_>>>()?
+            }
+            Some(level) => {
+                let mut stmt = self.conn.prepare_cached(&self.sql.get_logs_level)?;
+                stmt.query_map(params![id, limit, level.name()], read_log)?.collect::<rusqlite::Result<Vec<_>>>()?
+            }
+        };
+        entries.reverse();
+        Ok(entries)
+    }
+
+    fn has_logs(&mut self, id: i64) -> Result<bool> {
+        Ok(self.conn.prepare_cached(&self.sql.has_logs)?.exists([id])?)
+    }
+
+    fn get_logs_after(&mut self, id: i64, after: i64, limit: usize) -> Result<Vec<(i64, LogEntry)>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let mut stmt = self.conn.prepare_cached(&self.sql.get_logs_after)?;
+        let rows = stmt
+            .query_map(params![id, after, limit], |r| Ok((r.get(4)?, read_log(r)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn delete_journal(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (progress, logs) = (self.sql.progress.clone(), self.sql.logs.clone());
+        let tx = WriteTx::begin(&self.conn)?;
+        let mut had = Vec::new();
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let mut stmt = tx.prepare(&format!(
+                "SELECT task_id FROM {progress} WHERE task_id IN ({marks}) \
+                 UNION SELECT DISTINCT task_id FROM {logs} WHERE task_id IN ({marks})"
+            ))?;
+            let found = stmt
+                .query_map(params_from_iter(chunk.iter().chain(chunk.iter())), |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            had.extend(found);
+            tx.execute(&format!("DELETE FROM {progress} WHERE task_id IN ({marks})"), params_from_iter(chunk.iter()))?;
+            tx.execute(&format!("DELETE FROM {logs} WHERE task_id IN ({marks})"), params_from_iter(chunk.iter()))?;
+        }
+        tx.commit()?;
+        had.sort_unstable();
+        Ok(had)
     }
 }

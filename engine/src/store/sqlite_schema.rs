@@ -6,10 +6,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::store::MigrationReport;
+use crate::store::{LATEST_VERSION, MigrationReport};
 use crate::time::{now_ms, to_sql_text};
-
-pub const LATEST_VERSION: i64 = 1;
 
 /// Columns added to upstream's `s_tasks`, with their definitions.
 const TASK_COLUMNS_V1: &[(&str, &str)] = &[
@@ -21,12 +19,9 @@ const TASK_COLUMNS_V1: &[(&str, &str)] = &[
     ("heartbeat_at", "INTEGER NULL"),
     ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
     ("last_error", "TEXT NULL"),
-    ("unique_key", "VARCHAR(190) NULL"),
 ];
 
 pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport> {
-    let tasks = config.tasks_table();
-    let workers = config.workers_table();
     let schema = config.schema_table();
     // One writer at a time: a second process racing here waits, then finds the work done.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -40,8 +35,65 @@ pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport
         tx.commit()?;
         return Ok(MigrationReport { from_version, to_version: from_version, upgraded_upstream: false });
     }
+    let upgraded_upstream = if from_version < 1 { version_1(&tx, config)? } else { false };
+    if from_version < 2 {
+        version_2(&tx, config)?;
+    }
+    if from_version < 3 {
+        version_3(&tx, config)?;
+    }
+    tx.execute(
+        &format!("INSERT INTO \"{schema}\" (version, applied_at) VALUES (?1, ?2)"),
+        rusqlite::params![LATEST_VERSION, to_sql_text(now_ms())],
+    )?;
+    tx.commit()?;
+    Ok(MigrationReport { from_version, to_version: LATEST_VERSION, upgraded_upstream })
+}
 
-    let upstream_tasks = table_exists(&tx, &tasks)?;
+/// Progress snapshots and logs in the database, for `files => 'database'`.
+fn version_2(tx: &Connection, config: &Config) -> Result<()> {
+    let progress = config.progress_table();
+    let logs = config.logs_table();
+    tx.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS \"{progress}\" (
+            task_id INTEGER PRIMARY KEY,
+            snapshot TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS \"{logs}\" (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            task_id INTEGER NOT NULL,
+            logged_at TEXT NOT NULL,
+            level TEXT NOT NULL,
+            message TEXT NOT NULL,
+            context TEXT NULL
+        );
+        CREATE INDEX IF NOT EXISTS \"{logs}_task_idx\" ON \"{logs}\" (task_id, id);"
+    ))?;
+    Ok(())
+}
+
+/// Unique keys: while a task is pending or running, no other task may hold its key. (Databases
+/// made by an early build have the column at version 1 already.)
+fn version_3(tx: &Connection, config: &Config) -> Result<()> {
+    let tasks = config.tasks_table();
+    if !column_names(tx, &tasks)?.iter().any(|c| c.eq_ignore_ascii_case("unique_key")) {
+        tx.execute_batch(&format!("ALTER TABLE \"{tasks}\" ADD COLUMN unique_key VARCHAR(190) NULL"))?;
+    }
+    tx.execute_batch(&format!(
+        "CREATE UNIQUE INDEX IF NOT EXISTS \"{tasks}_unique_idx\" ON \"{tasks}\" (unique_key)
+            WHERE unique_key IS NOT NULL AND status IN (10, 30, 50);"
+    ))?;
+    Ok(())
+}
+
+/// Upstream's tables plus claims, leases, fencing, retries and cancels. `true` when tables
+/// written by upstream sTask were upgraded.
+fn version_1(tx: &Connection, config: &Config) -> Result<bool> {
+    let tasks = config.tasks_table();
+    let workers = config.workers_table();
+
+    let upstream_tasks = table_exists(tx, &tasks)?;
     // Upstream's columns, in upstream's order.
     tx.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS \"{tasks}\" (
@@ -77,7 +129,7 @@ pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport
         );"
     ))?;
 
-    let existing = column_names(&tx, &tasks)?;
+    let existing = column_names(tx, &tasks)?;
     let mut added = Vec::new();
     for (name, definition) in TASK_COLUMNS_V1 {
         if !existing.iter().any(|c| c.eq_ignore_ascii_case(name)) {
@@ -87,7 +139,7 @@ pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport
     }
 
     if upstream_tasks && !added.is_empty() {
-        backfill_upstream_rows(&tx, &tasks)?;
+        backfill_upstream_rows(tx, &tasks)?;
     }
 
     // Partial indexes: a new task touches only the claim index; running and finished tasks
@@ -97,21 +149,11 @@ pub fn migrate(conn: &mut Connection, config: &Config) -> Result<MigrationReport
         "CREATE INDEX IF NOT EXISTS \"{tasks}_claim_idx\" ON \"{tasks}\" (priority_rank DESC, available_at, id) WHERE status = 10;
          CREATE INDEX IF NOT EXISTS \"{tasks}_lease_idx\" ON \"{tasks}\" (lease_expires_at) WHERE status IN (30, 50);
          CREATE INDEX IF NOT EXISTS \"{tasks}_finished_idx\" ON \"{tasks}\" (finished_at) WHERE finished_at IS NOT NULL;
-         CREATE UNIQUE INDEX IF NOT EXISTS \"{tasks}_unique_idx\" ON \"{tasks}\" (unique_key) WHERE unique_key IS NOT NULL AND status IN (10, 30, 50);
          CREATE INDEX IF NOT EXISTS \"{workers}_scope_index\" ON \"{workers}\" (scope);
          CREATE INDEX IF NOT EXISTS \"{workers}_active_index\" ON \"{workers}\" (active);
          CREATE INDEX IF NOT EXISTS \"{workers}_position_index\" ON \"{workers}\" (position);"
     ))?;
-    tx.execute(
-        &format!("INSERT INTO \"{schema}\" (version, applied_at) VALUES (?1, ?2)"),
-        rusqlite::params![LATEST_VERSION, to_sql_text(now_ms())],
-    )?;
-    tx.commit()?;
-    Ok(MigrationReport {
-        from_version,
-        to_version: LATEST_VERSION,
-        upgraded_upstream: upstream_tasks && !added.is_empty(),
-    })
+    Ok(upstream_tasks && !added.is_empty())
 }
 
 /// Rows written by upstream sTask get the values the new columns would have had.

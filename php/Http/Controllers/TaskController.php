@@ -16,6 +16,9 @@ use Symfony\Component\HttpFoundation\StreamedResponse;
 /** One task: its page, live progress and log, downloads, retry and cancel. */
 final class TaskController extends Controller
 {
+    /** Bytes of log read per step of a download. */
+    private const LOG_CHUNK_BYTES = 262144;
+
     public function show(Uploads $uploads, int $id): Response
     {
         $task = sTaskModel::query()->find($id);
@@ -68,7 +71,11 @@ final class TaskController extends Controller
         return $this->json(['success' => true, 'id' => $id, 'level' => $level ?: null, 'entries' => $entries]);
     }
 
-    /** The whole log file. The path comes from the engine by id: nothing from the request. */
+    /**
+     * The whole log as a text file, streamed a piece at a time from wherever the engine keeps it
+     * (the {id}.log file, or the database with `files => 'database'`): memory stays bounded
+     * however long the log is. Only the id comes from the request.
+     */
     public function downloadLog(int $id): StreamedResponse|Response
     {
         $engine = $this->stask->engine();
@@ -76,11 +83,17 @@ final class TaskController extends Controller
         if ($task === null) {
             return new Response(e(trans('sTask::global.task_not_found', ['id' => $id])), 404);
         }
-        $path = $engine->logPath($id);
+        $first = $engine->logChunk($id, 0, self::LOG_CHUNK_BYTES);
         $name = sprintf('task-%d-%s-%s.log', $id, preg_replace('/[^A-Za-z0-9_.-]/', '_', $task->identifier), date('Ymd-His'));
-        return new StreamedResponse(static function () use ($path): void {
-            if (is_file($path)) {
-                readfile($path);
+        return new StreamedResponse(static function () use ($engine, $id, $first): void {
+            $chunk = $first;
+            while (true) {
+                echo $chunk['data'];
+                if ($chunk['next'] === null) {
+                    return;
+                }
+                flush();
+                $chunk = $engine->logChunk($id, $chunk['next'], self::LOG_CHUNK_BYTES);
             }
         }, 200, [
             'Content-Type' => 'text/plain; charset=utf-8',

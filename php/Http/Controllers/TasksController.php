@@ -53,7 +53,9 @@ final class TasksController extends Controller
                     $w->orWhere('id', (int) ltrim($q, '#'));
                 }
                 $like = '%' . str_replace(['\\', '%', '_'], ['\\\\', '\\%', '\\_'], $q) . '%';
-                $w->orWhere('identifier', 'like', $like)->orWhere('action', 'like', $like)->orWhere('message', 'like', $like);
+                // Case-insensitive everywhere: LIKE already is on SQLite and MySQL, not on PostgreSQL.
+                $op = $w->getConnection()->getDriverName() === 'pgsql' ? 'ilike' : 'like';
+                $w->orWhere('identifier', $op, $like)->orWhere('action', $op, $like)->orWhere('message', $op, $like);
             });
         }
         $perPage = in_array((int) $request->query('per_page'), self::PER_PAGE, true) ? (int) $request->query('per_page') : self::PER_PAGE[0];

@@ -37,6 +37,8 @@ final class Site
      * @param list<string> $packages fixture packages (vendor/name) installed besides seiger/stask
      * @param array<string, mixed> $stask `stask` config overrides
      * @param callable(EvoCore): void|null $beforeProvider runs after the core providers, before ours
+     * @param array<string, mixed>|null $connection the site's database connection (Laravel's
+     *        settings, e.g. a MariaDB or PostgreSQL server); null: an SQLite file in core/database
      */
     public function __construct(
         array $packages = [],
@@ -46,6 +48,7 @@ final class Site
         ?string $existingRoot = null,
         ?string $newRoot = null,
         ?string $appDir = null,
+        private ?array $connection = null,
     ) {
         $fresh = $existingRoot === null;
         $this->root = $existingRoot ?? $newRoot ?? sys_get_temp_dir() . '/stask-site-' . getmypid() . '-' . bin2hex(random_bytes(4));
@@ -57,7 +60,9 @@ final class Site
                 mkdir($this->core . '/' . $dir, 0777, true);
             }
             $this->installPackages($packages);
-            touch($this->database);
+            if ($this->connection === null) {
+                touch($this->database);
+            }
             $this->writeArtisan($packages, $stask, $prefix);
         }
 
@@ -100,13 +105,13 @@ final class Site
     public static function open(string $root): self
     {
         $spec = json_decode((string) file_get_contents($root . '/core/site.json'), true);
-        return new self($spec['packages'], $spec['stask'], null, $spec['prefix'], $root, null, $spec['app']);
+        return new self($spec['packages'], $spec['stask'], null, $spec['prefix'], $root, null, $spec['app'], $spec['connection'] ?? null);
     }
 
     /** core/artisan, so that real `php artisan …` processes can run against this site. */
     private function writeArtisan(array $packages, array $stask, string $prefix): void
     {
-        file_put_contents($this->core . '/site.json', json_encode(['packages' => $packages, 'stask' => $stask, 'prefix' => $prefix, 'app' => realpath($this->appDir)]));
+        file_put_contents($this->core . '/site.json', json_encode(['packages' => $packages, 'stask' => $stask, 'prefix' => $prefix, 'app' => realpath($this->appDir), 'connection' => $this->connection]));
         $template = <<<'PHP'
             #!/usr/bin/env php
             <?php
@@ -205,7 +210,7 @@ final class Site
                 'default' => 'default',
                 'migrations' => 'migrations',
                 'connections' => [
-                    'default' => [
+                    'default' => $this->connection !== null ? ['prefix' => $prefix] + $this->connection : [
                         'driver' => 'sqlite',
                         'database' => $this->database,
                         'prefix' => $prefix,
