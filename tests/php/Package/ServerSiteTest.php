@@ -347,10 +347,10 @@ final class ServerSiteTest extends TestCase
         $this->db->query("UPDATE evo_s_tasks SET finished_at = '2001-01-01 00:00:00' WHERE id = ?", [$old->id]);
         $cleanup = sTask::create('cleanup', 'prune', ['days' => 30]);
         sTask::execute($cleanup);
-        self::assertSame(['tasks' => 1, 'files' => 0, 'days' => 30], $cleanup->fresh()->result);
+        self::assertSame(['tasks' => 1, 'files' => 0, 'uploads' => 0, 'days' => 30], $cleanup->fresh()->result);
         self::assertNull(sTask::find((int) $old->id));
         self::assertSame(0, (int) $this->db->query('SELECT COUNT(*) AS n FROM evo_s_task_logs WHERE task_id = ?', [$old->id])[0]['n']);
-        self::assertContains('Deleted 1 task(s) and the files of 0 more', array_column(sTask::logs($cleanup), 'message'));
+        self::assertContains('Deleted 1 task(s), the files of 0 more, and 0 old upload(s)', array_column(sTask::logs($cleanup), 'message'));
     }
 
     /**
