@@ -46,6 +46,18 @@ abstract class PackageTestCase extends TestCase
         $this->artisan('stask:discover', ['--activate' => ['product', 'stock_sync', 'prices', 'newsletter', 'report', 'cleanup']]);
     }
 
+    /**
+     * An hourly schedule time ("*:MM") half an hour from now, so that a schedule set in a test is
+     * never due at once; also waits out 03:30, when the cleanup worker's daily run is due.
+     */
+    public static function minuteNotNow(): string
+    {
+        if (date('H:i') === '03:30') {
+            sleep(61 - (int) date('s'));
+        }
+        return sprintf('*:%02d', ((int) date('i') + 30) % 60);
+    }
+
     /** A manager page or endpoint, as the logged-in manager. */
     protected function get(string $path): Response
     {
