@@ -99,6 +99,11 @@ sort($cached);
 $n = $native[intdiv(REPS, 2)];
 $u = $upstream[intdiv(REPS, 2)];
 $c = $cached[intdiv(REPS, 2)];
+if (in_array('--json', $argv, true)) {
+    // For bench/compare.php's tables.
+    echo json_encode(['native' => $n, 'cached' => $c, 'upstream' => $u, 'files' => PACKAGES * CLASSES, 'workers' => count($scan['candidates'])]), "\n";
+    exit(0);
+}
 printf("Worker discovery over %d packages, %d PHP files (%d workers); median of %d runs\n\n", PACKAGES, PACKAGES * CLASSES, count($scan['candidates']), REPS);
 printf("%-52s %10s\n", 'method', 'ms');
 printf("%-52s %10.2f\n", 'native scan, every file read (first scan)', $n);

@@ -25,6 +25,9 @@ class sTask
 {
     public const VERSION = '0.1.0';
 
+    /** Kept once resolved: workers reach it per progress report, and a container lookup costs more than the report. */
+    private ?Engine $engine = null;
+
     public function __construct(private Container $app)
     {
     }
@@ -32,10 +35,13 @@ class sTask
     /** The native engine. Throws a clear message when the extension is not loaded. */
     public function engine(): Engine
     {
+        if ($this->engine !== null) {
+            return $this->engine;
+        }
         if (!class_exists(Engine::class, false)) {
             throw ExtensionNotLoadedException::create();
         }
-        return $this->app->make(Engine::class);
+        return $this->engine = $this->app->make(Engine::class);
     }
 
     public function settings(): EngineSettings
@@ -70,6 +76,18 @@ class sTask
         }
         $task = $this->engine()->create($identifier, $action, $data, $priority, $options);
         return sTaskModel::fromTask($task);
+    }
+
+    /**
+     * Queues many tasks in one transaction: all of them or, on bad input, none.
+     *
+     * @param list<array<string, mixed>> $tasks each ['identifier' => …, 'action' => …,
+     *        'data' => […], 'priority' => …] plus any create() option (maxAttempts, delay, …)
+     * @return Collection<int, sTaskModel>
+     */
+    public function createMany(array $tasks): Collection
+    {
+        return new Collection(array_map(sTaskModel::fromTask(...), $this->engine()->createMany($tasks)));
     }
 
     /** Runs one task now, in this process (even if it is not due yet). True when it completed. */

@@ -10,6 +10,7 @@ use Illuminate\Support\Facades\Facade;
  * @method static \STask\Engine engine()
  * @method static string connectionName()
  * @method static \Seiger\sTask\Models\sTaskModel create(string $identifier, string $action, array $data = [], string $priority = 'normal', ?int $userId = null, array $options = [])
+ * @method static \Illuminate\Support\Collection createMany(array $tasks)
  * @method static bool execute(\Seiger\sTask\Models\sTaskModel|int $task)
  * @method static \Illuminate\Support\Collection getPendingTasks(int $limit = 10)
  * @method static int processPendingTasks(?int $batchSize = null)

@@ -114,6 +114,12 @@ class sTaskModel extends Model
         return self::STATUS_TEXT[(int) $status] ?? 'unknown';
     }
 
+    /** The id without Eloquent's attribute machinery: workers pass it to the engine per progress report. */
+    public function taskId(): int
+    {
+        return (int) ($this->attributes['id'] ?? 0);
+    }
+
     public function getStatusTextAttribute(): string
     {
         return self::statusText($this->status);

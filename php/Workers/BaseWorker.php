@@ -31,6 +31,7 @@ abstract class BaseWorker implements TaskInterface
 {
     /** The registry row, loaded on first use (not in the constructor: no query per instance). */
     protected ?sWorker $worker = null;
+    private ?\STask\Engine $nativeEngine = null;
 
     public function icon(): string
     {
@@ -166,42 +167,52 @@ abstract class BaseWorker implements TaskInterface
     protected function pushProgress(sTaskModel $task, array $delta = []): void
     {
         $report = [];
-        foreach (['progress', 'processed', 'total', 'message'] as $key) {
-            if (array_key_exists($key, $delta) && $delta[$key] !== null) {
-                $report[$key] = $key === 'message' ? (string) $delta[$key] : $delta[$key] + 0;
-            }
-        }
         if (isset($delta['progress'])) {
             $report['progress'] = max(0, min(100, $delta['progress'] + 0));
+        }
+        if (isset($delta['processed'])) {
+            $report['processed'] = $delta['processed'] + 0;
+        }
+        if (isset($delta['total'])) {
+            $report['total'] = $delta['total'] + 0;
+        }
+        if (isset($delta['message'])) {
+            $report['message'] = (string) $delta['message'];
         }
         if (isset($delta['eta']) && is_numeric($delta['eta'])) {
             $report['eta'] = max(0, (int) $delta['eta']);
         }
-        sTask::engine()->pushProgress((int) $task->id, $report);
+        $this->nativeEngine()->pushProgress($task->taskId(), $report);
+    }
+
+    /** The engine, held by the worker: progress and log calls are too frequent for a facade lookup each. */
+    private function nativeEngine(): \STask\Engine
+    {
+        return $this->nativeEngine ??= sTask::engine();
     }
 
     /** Completes the task with an optional result (stored as JSON) and message. */
     protected function markFinished(sTaskModel $task, mixed $result = null, ?string $message = null): void
     {
-        sTask::engine()->complete((int) $task->id, $result, $message);
+        $this->nativeEngine()->complete((int) $task->id, $result, $message);
     }
 
     /** Fails the task for good (no retry). To have it retried, throw instead. */
     protected function markFailed(sTaskModel $task, string $message): void
     {
-        sTask::engine()->fail((int) $task->id, $message);
+        $this->nativeEngine()->fail((int) $task->id, $message);
     }
 
     /** Writes to the task's log: level "info", "warning" or "error". */
     public function log(sTaskModel $task, string $level, string $message, array $context = []): void
     {
-        sTask::engine()->log((int) $task->id, $level, $message, $context);
+        $this->nativeEngine()->log($task->taskId(), $level, $message, $context);
     }
 
     /** Whether someone asked to cancel the task; stop and return when it is true. */
     public function isCancelled(sTaskModel $task): bool
     {
-        return sTask::engine()->isCancelled((int) $task->id);
+        return $this->nativeEngine()->isCancelled($task->taskId());
     }
 
     /** The worker's registry row (unsaved when the worker is not registered yet). */
