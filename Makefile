@@ -1,7 +1,8 @@
 # sTask: build the extension, run the demo, run every test, measure.
 #   make demo   the demo on the embedded SQLite default
 #   make test   every test (engine, extension and package, stubs, the manager pages in Chromium)
-#   make bench  benchmarks: SQLite against plain PDO; 1, 2 and 4 workers on every backend; discovery
+#   make bench  benchmarks: sTask vs Laravel's database queue vs upstream-style PHP on every backend
+#               (bench/results/), then the engine against plain PDO, 1/2/4 workers, discovery
 PHP      ?= php
 CARGO    ?= cargo
 EXT      := $(CURDIR)/target/release/libstask.so
@@ -51,7 +52,8 @@ stubs: deps
 demo: build
 	$(PHP_EXT) examples/demo.php
 
-bench: build
+bench: build servers
+	STASK_EXTENSION=$(EXT) $(PHP_EXT) bench/compare.php
 	$(PHP_EXT) bench/native.php
 	$(PHP_EXT) bench/workers.php
 	$(PHP_EXT) bench/discovery.php

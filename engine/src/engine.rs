@@ -105,6 +105,10 @@ pub struct Engine {
     /// Set by [`Engine::request_stop`] (e.g. from a signal handler) to end processing after
     /// the current task.
     pub(crate) stop: std::sync::atomic::AtomicBool,
+    /// The claim size the last `process_pending` call grew to: a worker calling it in a loop
+    /// with a small limit (stask:work's --batch) keeps its big claims instead of starting
+    /// from one task each call.
+    pub(crate) claim_size: std::sync::atomic::AtomicUsize,
 }
 
 fn owner_name(config: &Config) -> String {
@@ -134,6 +138,7 @@ impl Engine {
             buffered: Mutex::new(Vec::new()),
             idle_poll: Mutex::new(MIN_POLL),
             stop: std::sync::atomic::AtomicBool::new(false),
+            claim_size: std::sync::atomic::AtomicUsize::new(1),
         })
     }
 

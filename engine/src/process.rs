@@ -1,6 +1,7 @@
 //! Processing: claim due tasks, hand each to a handler on the calling thread, and record what
 //! became of it — completed, retried later with backoff, failed, cancelled, or lost.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -104,7 +105,7 @@ impl Engine {
         let mut report = ProcessReport::default();
         // Rescue even when asked to run nothing: `limit = 0` is "just recover lost tasks".
         report.rescued += self.rescue_due()?;
-        let mut batch_size = 1usize;
+        let mut batch_size = self.claim_size.load(Ordering::Relaxed).clamp(1, MAX_BATCH);
         while report.handled() + report.released < options.limit || (report.claimed == 0 && options.limit > 0) {
             let remaining = options.limit.saturating_sub(report.handled());
             if remaining == 0 {
@@ -156,6 +157,7 @@ impl Engine {
             } else {
                 1
             };
+            self.claim_size.store(batch_size, Ordering::Relaxed);
         }
         Ok(report)
     }

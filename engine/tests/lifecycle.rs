@@ -25,6 +25,7 @@ conformance! {
     the_heartbeat_keeps_a_long_task_owned,
     prune_deletes_old_finished_tasks_and_their_files,
     exit_leaves_the_task_to_its_lease_and_releases_the_rest,
+    claims_keep_the_size_they_grew_to_across_calls,
     an_unwritable_storage_directory_is_refused_up_front,
     specific_tasks_can_be_run_on_demand_even_before_they_are_due,
     a_stop_request_ends_processing_after_the_current_task,
@@ -469,6 +470,42 @@ fn exit_leaves_the_task_to_its_lease_and_releases_the_rest(sb: Sandbox) {
     assert!(stats.by_status.contains(&(Status::Pending, 3)), "unstarted claims were handed back: {stats:?}");
     let attempts = sb.query_i64("SELECT SUM(attempts) FROM evo_s_tasks WHERE status = 10").unwrap();
     assert_eq!(attempts, 0, "a handed-back claim does not count as an attempt");
+}
+
+fn claims_keep_the_size_they_grew_to_across_calls(sb: Sandbox) {
+    // stask:work calls process_pending in a loop with a small limit; each call must not start
+    // again from claims of one task.
+    let engine = sb.engine();
+    for _ in 0..40 {
+        engine.create(task("w", "a")).unwrap();
+    }
+    engine.process_pending(&opts(16), |_| Outcome::Returned).unwrap();
+    let claimed_at_first_task = RefCell::new(None);
+    engine
+        .process_pending(&opts(8), |_| {
+            if claimed_at_first_task.borrow().is_none() {
+                let running = sb.query_i64("SELECT COUNT(*) FROM evo_s_tasks WHERE status = 50").unwrap();
+                *claimed_at_first_task.borrow_mut() = Some(running);
+            }
+            Outcome::Returned
+        })
+        .unwrap();
+    assert_eq!(claimed_at_first_task.into_inner(), Some(8), "the second call claimed its whole limit at once");
+    // A slow batch brings the size back to one task per claim, for the next call too.
+    engine
+        .process_pending(&opts(1), |_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            Outcome::Returned
+        })
+        .unwrap();
+    let claimed = RefCell::new(Vec::new());
+    engine
+        .process_pending(&opts(2), |_| {
+            claimed.borrow_mut().push(sb.query_i64("SELECT COUNT(*) FROM evo_s_tasks WHERE status = 50").unwrap());
+            Outcome::Returned
+        })
+        .unwrap();
+    assert_eq!(claimed.into_inner()[0], 1, "after a slow task, claims start small again");
 }
 
 #[test]

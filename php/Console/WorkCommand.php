@@ -6,6 +6,8 @@ namespace Seiger\sTask\Console;
 
 use Seiger\sTask\Exceptions\TaskTimeoutException;
 use STask\Task;
+use Symfony\Component\Console\Formatter\OutputFormatter;
+use Symfony\Component\Console\Output\OutputInterface;
 
 /**
  * A long-running worker for supervisor/systemd: runs tasks as they come, highest priority
@@ -123,6 +125,22 @@ final class WorkCommand extends StaskCommand
         }
     }
 
+    /**
+     * One line per task. Written raw when the output is not a terminal (supervisor's log):
+     * at tens of thousands of tasks a second, the console's style parser costs more than the
+     * engine's own work per task.
+     */
+    private function taskLine(string $label, string $state, string $color, float $start, string $detail = ''): void
+    {
+        $span = $this->span(microtime(true) - $start);
+        if ($this->output->isDecorated()) {
+            $detail = $detail === '' ? '' : '  ' . OutputFormatter::escape($detail);
+            $this->output->writeln(sprintf('%s  %-40s <fg=%s>%s</> %s%s', date('H:i:s'), OutputFormatter::escape($label), $color, $state, $span, $detail));
+        } else {
+            $this->output->writeln(sprintf('%s  %-40s %s %s%s', date('H:i:s'), $label, $state, $span, $detail === '' ? '' : "  $detail"), OutputInterface::OUTPUT_RAW);
+        }
+    }
+
     /** Wraps the runner: a line per task, and the per-task timeout. */
     private function timed(callable $runner, int $timeout): \Closure
     {
@@ -141,12 +159,12 @@ final class WorkCommand extends StaskCommand
             }
             try {
                 $runner($task);
-                $this->line(sprintf('%s  %-40s <fg=green>done</> %s', date('H:i:s'), $label, $this->span(microtime(true) - $start)));
+                $this->taskLine($label, 'done', 'green', $start);
             } catch (\STask\Exception\TaskCancelledException $e) {
-                $this->line(sprintf('%s  %-40s <fg=gray>cancelled</> %s', date('H:i:s'), $label, $this->span(microtime(true) - $start)));
+                $this->taskLine($label, 'cancelled', 'gray', $start);
                 throw $e;
             } catch (\Throwable $e) {
-                $this->line(sprintf('%s  %-40s <fg=red>fail</> %s  %s', date('H:i:s'), $label, $this->span(microtime(true) - $start), $this->excerpt($e->getMessage(), 80)));
+                $this->taskLine($label, 'fail', 'red', $start, $this->excerpt($e->getMessage(), 80));
                 throw $e;
             } finally {
                 if ($alarm) {

@@ -80,11 +80,18 @@ class sTaskModel extends Model
         return $this->connection ?? sTask::connectionName();
     }
 
-    /** A model for a task the engine handed over, built without a query. */
+    /**
+     * A model for a task the engine handed over, built without a query. Workers get one per
+     * task, so it is a copy of a blank model rather than a constructed one (Eloquent's
+     * constructor costs more than the rest of the task's overhead); events and the
+     * connection are as for a model read by a query.
+     */
     public static function fromTask(\STask\Task $task): static
     {
+        static $blank = [];
+        $model = clone ($blank[static::class] ??= (new static())->newInstance([], true));
         $time = static fn (?int $t): ?string => $t === null ? null : gmdate('Y-m-d H:i:s', $t) . '.000';
-        $model = (new static())->newFromBuilder([
+        $model->setRawAttributes([
             'id' => $task->id,
             'identifier' => $task->identifier,
             'action' => $task->action,
@@ -105,7 +112,9 @@ class sTaskModel extends Model
             'cancel_requested' => $task->cancelRequested,
             'last_error' => $task->lastError,
             'unique_key' => $task->uniqueKey,
-        ]);
+        ], true);
+        $model->setConnection(sTask::connectionName());
+        $model->fireModelEvent('retrieved', false);
         return $model;
     }
 

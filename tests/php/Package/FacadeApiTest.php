@@ -124,6 +124,53 @@ final class FacadeApiTest extends PackageTestCase
         self::assertTrue($other->fresh()->isPending());
     }
 
+    public function testCreateManyQueuesAllOrNothing(): void
+    {
+        $tasks = sTask::createMany([
+            ['identifier' => 'report', 'action' => 'build', 'data' => ['month' => 1], 'priority' => 'high'],
+            ['identifier' => 'report', 'action' => 'build', 'data' => ['month' => 2], 'delay' => 3600],
+        ]);
+        self::assertCount(2, $tasks);
+        self::assertContainsOnlyInstancesOf(sTaskModel::class, $tasks);
+        self::assertSame(['month' => 1], $tasks[0]->meta);
+        self::assertSame('high', $tasks[0]->priority);
+        self::assertTrue($tasks[1]->fresh()->isPending());
+
+        try {
+            sTask::createMany([
+                ['identifier' => 'report', 'action' => 'build'],
+                ['identifier' => 'report', 'action' => 'build', 'priority' => 'urgent'],
+            ]);
+            self::fail('a bad priority must be refused');
+        } catch (\STask\Exception\InvalidArgumentException $e) {
+            self::assertStringContainsString('urgent', $e->getMessage());
+        }
+        self::assertSame(2, sTaskModel::query()->count(), 'nothing of the refused batch was written');
+    }
+
+    public function testAModelBuiltFromATaskEqualsTheOneAQueryReads(): void
+    {
+        $created = sTask::create('report', 'build', ['n' => 1.0, 'list' => [1, 2]], 'low', 7);
+        sTask::processPendingTasks();
+        $task = sTask::engine()->find((int) $created->id);
+        $built = sTaskModel::fromTask($task);
+        $read = sTaskModel::query()->find($created->id);
+        self::assertTrue($built->exists);
+        self::assertSame($read->getConnectionName(), $built->getConnectionName());
+        foreach (['id', 'identifier', 'action', 'status', 'message', 'started_by', 'meta', 'result', 'attempts', 'max_attempts', 'priority', 'progress'] as $key) {
+            self::assertEquals($read->{$key}, $built->{$key}, $key);
+        }
+        foreach (['start_at', 'finished_at', 'created_at'] as $key) {
+            self::assertSame($read->{$key}->getTimestamp(), $built->{$key}->getTimestamp(), $key);
+        }
+        self::assertSame($built->id, $built->taskId());
+        // Copies of one blank model: changing one changes no other.
+        $other = sTaskModel::fromTask($task);
+        $built->message = 'changed';
+        self::assertNotSame('changed', $other->message);
+        self::assertFalse($other->isDirty());
+    }
+
     public function testPendingTasksInRunOrder(): void
     {
         $low = sTask::create('report', 'build', [], 'low');
