@@ -22,19 +22,21 @@ $backend = json_decode($backendJson, true, flags: JSON_THROW_ON_ERROR);
 $n = (int) $n;
 require __DIR__ . "/systems/$system.php";
 
-// The memory workload's worker process: reuses the database its parent filled.
-if ($workload === 'memoryWorker') {
+// Worker processes of the memory and parallel workloads: on the database their parent filled.
+if ($workload === 'memoryWorker' || $workload === 'parallelWorker') {
     [, , , , , $dir, $prefix] = $argv;
-    echo json_encode(("{$system}_memoryWorker")($backend, $dir, $prefix, $n)), "\n";
+    echo json_encode(("{$system}_{$workload}")($backend, $dir, $prefix, $n)), "\n";
     exit(0);
 }
 
 $dir = bench_scratch("$system-$workload");
 $prefix = $backend['driver'] === 'sqlite' ? 'evo_' : 'bench' . bin2hex(random_bytes(3)) . '_';
 try {
-    $result = $workload === 'memory'
-        ? bench_memory($system, $backend, $dir, $prefix, $n)
-        : ("{$system}_{$workload}")($backend, $dir, $prefix, $n);
+    $result = match ($workload) {
+        'memory' => bench_memory($system, $backend, $dir, $prefix, $n),
+        'parallel' => bench_parallel($system, $backend, $dir, $prefix, $n, 2),
+        default => ("{$system}_{$workload}")($backend, $dir, $prefix, $n),
+    };
     echo json_encode($result + ['n' => $n], JSON_UNESCAPED_UNICODE), "\n";
 } finally {
     bench_drop_prefix($backend, $prefix);
@@ -47,7 +49,7 @@ try {
  */
 function bench_memory(string $system, array $backend, string $dir, string $prefix, int $n): array
 {
-    ("{$system}_memoryFill")($backend, $dir, $prefix, $n);
+    ("{$system}_queue")($backend, $dir, $prefix, $n);
     $command = function_exists("{$system}_memoryCommand")
         ? ("{$system}_memoryCommand")($backend, $dir, $prefix, $n)
         : array_merge([PHP_BINARY], bench_php_ini(), [__FILE__, $system, 'memoryWorker', json_encode($backend), (string) $n, $dir, $prefix]);
@@ -77,6 +79,52 @@ function bench_memory(string $system, array $backend, string $dir, string $prefi
         'value' => $peak - $baseline, 'unit' => 'MB',
         'how' => sprintf('RSS %.0f → %.0f MB, %s tasks/s', $baseline, $peak, number_format($n / $seconds)),
     ];
+}
+
+/**
+ * $workers worker processes drain a queue of $n empty tasks; the clock starts when all of them
+ * have booted and connected, and stops when the last one exits. Tasks per second, counting
+ * each task once; a task run twice is reported.
+ */
+function bench_parallel(string $system, array $backend, string $dir, string $prefix, int $n, int $workers): array
+{
+    ("{$system}_queue")($backend, $dir, $prefix, $n);
+    $procs = [];
+    for ($i = 0; $i < $workers; $i++) {
+        $command = array_merge([PHP_BINARY], bench_php_ini(), [__FILE__, $system, 'parallelWorker', json_encode($backend), (string) $n, $dir, $prefix]);
+        $process = proc_open($command, [1 => ['pipe', 'w'], 2 => ['file', "$dir/worker$i.err", 'w']], $pipes);
+        $procs[] = [$process, $pipes[1], $i];
+    }
+    foreach ($procs as [, $out, $i]) {
+        if (trim((string) fgets($out)) !== 'ready') {
+            throw new RuntimeException("$system worker $i did not start: " . file_get_contents("$dir/worker$i.err"));
+        }
+    }
+    $t = hrtime(true);
+    touch("$dir/go");
+    $ran = $restarts = 0;
+    foreach ($procs as [$process, $out, $i]) {
+        $result = json_decode(trim((string) stream_get_contents($out)), true);
+        if (proc_close($process) !== 0 || !is_array($result)) {
+            throw new RuntimeException("$system worker $i failed: " . file_get_contents("$dir/worker$i.err"));
+        }
+        $ran += $result['value'];
+        $restarts += $result['restarts'] ?? 0;
+    }
+    $seconds = (hrtime(true) - $t) / 1e9;
+    $notes = [];
+    if ($ran > $n) {
+        $notes[] = number_format($ran - $n) . ' tasks ran twice';
+    } elseif ($ran < $n) {
+        $notes[] = number_format($n - $ran) . ' left reserved';
+    }
+    if ($restarts > 0) {
+        $notes[] = "$restarts restarts after a failed pop";
+    }
+    if ($system === 'stask' && $ran !== $n) {
+        throw new RuntimeException("the workers ran $ran of $n tasks");
+    }
+    return ['value' => min($ran, $n) / $seconds, 'unit' => 'tasks/s', 'how' => "$workers processes" . ($notes ? ' (' . implode(', ', $notes) . ')' : '')];
 }
 
 /** The -d options this process was started with that a child needs (the extension). */

@@ -36,7 +36,7 @@ $memoryTasks = (int) (getenv('STASK_BENCH_MEMORY_TASKS') ?: 1_000_000);
 /*
  * Workloads: sizes per system (the slow alternatives run fewer operations; every figure is per
  * operation or per second, so sizes do not change what is compared), whether lower is better,
- * and the targets of issue #6 (SQLite WAL, one PHP process).
+ * and the targets of issue #6 (on SQLite WAL, one PHP process, unless a backend is named).
  */
 $workloads = [
     'create' => ['label' => 'create one task', 'unit' => 'µs', 'lower' => true,
@@ -50,6 +50,9 @@ $workloads = [
     'e2e' => ['label' => 'empty task: claim → run → complete', 'unit' => 'tasks/s', 'lower' => false,
         'n' => ['stask' => 20_000, 'laravel' => 5000, 'upstream' => 5000], 'server_n' => ['laravel' => 2000, 'upstream' => 2000],
         'target' => ['≥ 20,000/s and ≥ 30× Laravel', null]],
+    'parallel' => ['label' => 'empty tasks, 2 worker processes', 'unit' => 'tasks/s', 'lower' => false,
+        'n' => ['stask' => 40_000, 'laravel' => 5000, 'upstream' => 2000], 'server_n' => ['stask' => 20_000, 'laravel' => 2000],
+        'target' => ['PostgreSQL ≥ 10,000/s', fn ($v) => $v >= 10_000, 'pgsql']],
     'import' => ['label' => '10,000-row CSV import with progress', 'unit' => 's', 'lower' => true,
         'n' => ['stask' => 10_000, 'laravel' => 10_000, 'upstream' => 10_000], 'target' => ['≤ 1 s', fn ($v) => $v <= 1]],
     'memory' => ['label' => 'worker memory growth', 'unit' => 'MB', 'lower' => true, 'sqlite_only' => true, 'reps' => 1,
@@ -149,7 +152,7 @@ foreach ($backends as $key => $backend) {
     $table[] = '';
     $table[] = "## {$names[$key]}";
     $table[] = '';
-    $table[] = '| workload | sTask | Laravel DB queue | upstream-style PHP | vs Laravel | vs upstream | target (SQLite) |';
+    $table[] = '| workload | sTask | Laravel DB queue | upstream-style PHP | vs Laravel | vs upstream | target |';
     $table[] = '|---|---|---|---|---|---|---|';
     echo implode("\n", $table), "\n";
     foreach ($workloads as $w => $spec) {
@@ -195,7 +198,7 @@ foreach ($backends as $key => $backend) {
             return sprintf($x >= 10 ? '%.0f×' : '%.1f×', $x);
         };
         $target = '';
-        if (isset($spec['target']) && $key === 'sqlite' && !isset($cells['stask']['error'])) {
+        if (isset($spec['target']) && $key === ($spec['target'][2] ?? 'sqlite') && !isset($cells['stask']['error'])) {
             [$text, $check] = $spec['target'];
             if ($w === 'e2e') {
                 $vsLaravel = isset($cells['laravel']['error']) ? 0 : $cells['stask']['value'] / $cells['laravel']['value'];

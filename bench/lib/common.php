@@ -210,6 +210,15 @@ function bench_laravel_version(): string
     return 'Illuminate ' . ($v ?: 'unknown') . ' (Debian)';
 }
 
+/** A worker process is booted and connected: tell the parent, wait for its start signal. */
+function bench_ready(string $dir): void
+{
+    echo "ready\n";
+    while (!file_exists("$dir/go")) {
+        usleep(1000);
+    }
+}
+
 /** A scratch directory removed when this process ends. */
 function bench_scratch(string $name): string
 {

@@ -267,7 +267,24 @@ function laravel_memoryWorker(array $backend, string $dir, string $prefix, int $
     return ['value' => BenchNoopJob::$handled, 'unit' => 'tasks'];
 }
 
-function laravel_memoryFill(array $backend, string $dir, string $prefix, int $n): void
+function laravel_queue(array $backend, string $dir, string $prefix, int $n): void
 {
     laravel_fill(laravel_fresh($backend, $dir, $prefix), $n);
+}
+
+/**
+ * One of several worker processes. `--stop-when-empty` also stops after a failed pop (SQLite's
+ * "database is locked" with two workers): started again while unreserved jobs remain, as
+ * supervisor or cron would.
+ */
+function laravel_parallelWorker(array $backend, string $dir, string $prefix, int $n): array
+{
+    $app = laravel_boot($backend, $dir, $prefix);
+    bench_ready($dir);
+    $starts = 0;
+    do {
+        laravel_work($app, "$dir/worker-" . getmypid() . '.log');
+        $starts++;
+    } while ($starts < 1000 && $app['db']->connection()->table('jobs')->whereNull('reserved_at')->exists());
+    return ['value' => BenchNoopJob::$handled, 'restarts' => $starts - 1];
 }

@@ -128,10 +128,20 @@ function stask_import(array $backend, string $dir, string $prefix, int $n): arra
     return ['value' => $seconds, 'unit' => 's', 'how' => 'worker task, pushProgress per row'];
 }
 
-function stask_memoryFill(array $backend, string $dir, string $prefix, int $n): void
+/** A fresh site whose queue holds $n empty tasks, for worker processes to drain. */
+function stask_queue(array $backend, string $dir, string $prefix, int $n): void
 {
     stask_site($backend, $dir, $prefix);
     stask_fill($n);
+}
+
+/** One of several worker processes: `stask:work --stop-when-empty` on the site, from the start signal. */
+function stask_parallelWorker(array $backend, string $dir, string $prefix, int $n): array
+{
+    $site = stask_site($backend, $dir, $prefix, false);
+    sTask::engine()->stats(); // connected before the clock starts
+    bench_ready($dir);
+    return ['value' => stask_work($site)];
 }
 
 /** The memory workload's worker process: the real `php artisan stask:work`. */

@@ -29,8 +29,9 @@ final class CompareHarnessTest extends TestCase
         self::assertStringNotContainsString('error:', $out, $out);
         $tables = substr_count($out, "\n## ");
         self::assertGreaterThanOrEqual(1, $tables);
-        // SQLite has the eight workloads; each server backend that is up has six.
-        self::assertCount(8 + 6 * ($tables - 1), $rows, $out);
+        // SQLite has the nine workloads; each server backend that is up has seven (memory and
+        // discovery are measured once).
+        self::assertCount(9 + 7 * ($tables - 1), $rows, $out);
         foreach ($rows as $row) {
             $cells = array_map('trim', explode('|', trim($row, '|')));
             self::assertMatchesRegularExpression('/^\d[\d,.]*( µs|\/s| s| MB| ms)$/u', $cells[1], "sTask's cell of: $row");
