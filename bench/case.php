@@ -119,12 +119,12 @@ function bench_parallel(string $system, array $backend, string $dir, string $pre
         $notes[] = number_format($n - $ran) . ' left reserved';
     }
     if ($restarts > 0) {
-        $notes[] = "$restarts restarts after a failed pop";
+        $notes[] = $restarts . ($restarts === 1 ? ' restart' : ' restarts') . ' after a failed pop';
     }
     if ($system === 'stask' && $ran !== $n) {
         throw new RuntimeException("the workers ran $ran of $n tasks");
     }
-    return ['value' => min($ran, $n) / $seconds, 'unit' => 'tasks/s', 'how' => "$workers processes" . ($notes ? ' (' . implode(', ', $notes) . ')' : '')];
+    return ['value' => min($ran, $n) / $seconds, 'unit' => 'tasks/s', 'how' => "$workers processes", 'note' => implode(', ', $notes)];
 }
 
 /** The -d options this process was started with that a child needs (the extension). */

@@ -135,6 +135,12 @@ foreach ($machine as $k => $v) {
     $report[] = "- $k: $v";
 }
 foreach ($backends as $key => $backend) {
+    if ($key !== 'sqlite' && $backend['skipped'] === null) {
+        $version = bench_pdo($backend)->query('SELECT version()')->fetchColumn();
+        $report[] = "- {$names[$key]}: " . strtok((string) $version, ',') . ' (same machine, server defaults: durable commits)';
+    }
+}
+foreach ($backends as $key => $backend) {
     if ($backend['skipped'] !== null) {
         $report[] = '';
         $report[] = "**{$names[$key]}: SKIPPED — {$backend['skipped']}**";
@@ -180,14 +186,17 @@ foreach ($backends as $key => $backend) {
                     }
                     $values[] = $last['value'];
                 }
-                $cells[$system] = isset($last['error']) ? $last : ['value' => bench_median($values), 'how' => $last['how'] ?? '', 'n' => $n];
+                $cells[$system] = isset($last['error']) ? $last : ['value' => bench_median($values), 'how' => $last['how'] ?? '', 'note' => $last['note'] ?? '', 'n' => $n];
             }
         }
         $show = function (?array $c) use ($spec): string {
             if ($c === null) {
                 return '—';
             }
-            return isset($c['error']) ? 'error: ' . str_replace('|', '/', $c['error']) : fmt($c['value'], $spec['unit']);
+            if (isset($c['error'])) {
+                return 'error: ' . str_replace('|', '/', $c['error']);
+            }
+            return fmt($c['value'], $spec['unit']) . (empty($c['note']) ? '' : " ({$c['note']})");
         };
         $speedup = function (?array $theirs) use ($cells, $spec): string {
             $ours = $cells['stask'];
