@@ -12,6 +12,7 @@ declare(strict_types=1);
  */
 
 require_once '/usr/share/php/Illuminate/autoload.php';
+require_once BENCH_REPO . '/tests/fixtures/upstream/schema.php';
 
 final class UpstreamTask extends Illuminate\Database\Eloquent\Model
 {
@@ -94,40 +95,11 @@ function upstream_boot(array $backend, string $dir, string $prefix): Illuminate\
     return $capsule;
 }
 
-/** Upstream's s_workers and s_tasks tables (its migrations), and one active worker. */
+/** Upstream's s_workers and s_tasks tables (its migration), and one active worker. */
 function upstream_fresh(array $backend, string $dir, string $prefix): Illuminate\Database\Capsule\Manager
 {
     $capsule = upstream_boot($backend, $dir, $prefix);
-    $schema = $capsule->getConnection()->getSchemaBuilder();
-    $schema->create('s_workers', function (Illuminate\Database\Schema\Blueprint $t) {
-        $t->id();
-        $t->string('identifier')->unique();
-        $t->string('scope')->default('');
-        $t->string('class');
-        $t->boolean('active')->default(true);
-        $t->integer('position')->default(0);
-        $t->json('settings')->nullable();
-        $t->timestamps();
-    });
-    $schema->create('s_tasks', function (Illuminate\Database\Schema\Blueprint $t) {
-        $t->id();
-        $t->string('identifier');
-        $t->string('action');
-        $t->unsignedSmallInteger('status')->default(10)->index();
-        $t->text('message')->nullable();
-        $t->unsignedInteger('started_by')->nullable()->index();
-        $t->longText('meta')->nullable();
-        $t->longText('result')->nullable();
-        $t->timestamp('start_at')->nullable()->index();
-        $t->timestamp('finished_at')->nullable();
-        $t->integer('attempts')->default(0);
-        $t->integer('max_attempts')->default(3);
-        $t->string('priority')->default('normal')->index();
-        $t->integer('progress')->default(0);
-        $t->timestamps();
-        $t->index(['identifier', 'action']);
-        $t->index('created_at');
-    });
+    upstream_create_tables($capsule->getConnection()->getSchemaBuilder());
     UpstreamWorkerRow::create(['identifier' => 'bench', 'class' => UpstreamWorker::class, 'active' => true]);
     return $capsule;
 }

@@ -13,3 +13,4 @@ require_once __DIR__ . '/Native/BackendTestCase.php';
 require_once __DIR__ . '/Evo/autoload.php';
 require_once __DIR__ . '/Package/PackageTestCase.php';
 require_once __DIR__ . '/Package/ServerDatabase.php';
+require_once __DIR__ . '/../fixtures/upstream/schema.php';

@@ -20,38 +20,7 @@ final class UpgradeTest extends PackageTestCase
     {
         $db = $this->site->app->make('db')->connection();
         $schema = $db->getSchemaBuilder();
-        // The tables as upstream's 2025_10_15_000000_create_task_tables migration makes them.
-        $schema->create('s_workers', function (Blueprint $t) {
-            $t->id();
-            $t->uuid('uuid')->nullable()->unique();
-            $t->string('identifier')->unique()->index();
-            $t->string('scope')->default('')->index();
-            $t->string('class');
-            $t->boolean('active')->default(false)->index();
-            $t->unsignedInteger('position')->default(0)->index();
-            $t->json('settings')->default('[]');
-            $t->unsignedInteger('hidden')->default(0);
-            $t->timestamps();
-        });
-        $schema->create('s_tasks', function (Blueprint $t) {
-            $t->id();
-            $t->string('identifier');
-            $t->string('action');
-            $t->unsignedSmallInteger('status')->default(10)->index();
-            $t->text('message')->nullable();
-            $t->unsignedInteger('started_by')->nullable()->index();
-            $t->longText('meta')->nullable();
-            $t->longText('result')->nullable();
-            $t->timestamp('start_at')->nullable()->index();
-            $t->timestamp('finished_at')->nullable();
-            $t->integer('attempts')->default(0);
-            $t->integer('max_attempts')->default(3);
-            $t->string('priority')->default('normal')->index();
-            $t->integer('progress')->default(0);
-            $t->timestamps();
-            $t->index(['identifier', 'action']);
-            $t->index('created_at');
-        });
+        upstream_create_tables($schema);
         $schema->create('migrations', function (Blueprint $t) {
             $t->increments('id');
             $t->string('migration');
