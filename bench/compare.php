@@ -94,10 +94,13 @@ function status(string $line): void
 function run_case(string $system, string $workload, array $backend, int $n, string $extension): array
 {
     $command = [PHP_BINARY, '-d', "extension=$extension", __DIR__ . '/case.php', $system, $workload, json_encode($backend), (string) $n];
-    $process = proc_open($command, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+    // stderr to a file: a child that writes much to both pipes must not block on the unread one.
+    $errFile = tempnam(sys_get_temp_dir(), 'stask-case-');
+    $process = proc_open($command, [1 => ['pipe', 'w'], 2 => ['file', $errFile, 'w']], $pipes);
     $out = stream_get_contents($pipes[1]);
-    $err = stream_get_contents($pipes[2]);
     $code = proc_close($process);
+    $err = (string) file_get_contents($errFile);
+    unlink($errFile);
     $lines = array_filter(explode("\n", trim($out)));
     $result = json_decode((string) end($lines), true);
     if ($code !== 0 || !is_array($result) || !isset($result['value'])) {
@@ -125,7 +128,7 @@ function fmt(float $v, string $unit): string
 }
 
 $machine = bench_machine();
-$started = date('Y-m-d H:i');
+$started = gmdate('Y-m-d H:i');
 $report = [];
 $report[] = '# sTask vs Laravel\'s database queue vs upstream-style PHP';
 $report[] = '';
@@ -243,7 +246,7 @@ array_push($report, ...$notes);
 
 if (!isset($options['no-save'])) {
     @mkdir(__DIR__ . '/results', 0777, true);
-    $file = __DIR__ . '/results/' . date('Y-m-d-His') . ($quick ? '-quick' : '') . '.md';
+    $file = __DIR__ . '/results/' . gmdate('Y-m-d-His') . ($quick ? '-quick' : '') . '.md';
     file_put_contents($file, implode("\n", $report) . "\n");
     echo "\nSaved to bench/results/" . basename($file) . "\n";
 }
