@@ -45,10 +45,15 @@ abstract class Controller
         ]);
     }
 
-    /** @param array<string, mixed> $data */
+    /**
+     * Floats stay floats (a task done within the millisecond has a duration of 0.0, not 0), so
+     * that clients can rely on each field's type.
+     *
+     * @param array<string, mixed> $data
+     */
     protected function json(array $data, int $status = 200): JsonResponse
     {
-        return new JsonResponse($data, $status, ['Cache-Control' => 'no-store'], JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES);
+        return new JsonResponse($data, $status, ['Cache-Control' => 'no-store'], JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES | JSON_PRESERVE_ZERO_FRACTION);
     }
 
     /** Creates a task for an active worker's existing action; the JSON answer of the run routes. */

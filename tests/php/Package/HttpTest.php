@@ -150,6 +150,8 @@ final class HttpTest extends PackageTestCase
         self::assertMatchesRegularExpression('/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/', $p['finished_at']);
         self::assertIsFloat($p['duration']);
         self::assertNull($p['last_error']);
+        $this->site->pdo()->exec("UPDATE evo_s_tasks SET start_at = finished_at WHERE id = {$task->id}");
+        self::assertSame(0.0, $this->json($this->get("stask/task/{$task->id}/progress"))['duration'], 'a duration of 0 is still a float');
         self::assertSame(100, $p['progress']);
         self::assertSame(2, $p['total']);
         self::assertContains('slow', $p['log_lines']);
