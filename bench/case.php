@@ -52,7 +52,7 @@ function bench_memory(string $system, array $backend, string $dir, string $prefi
     ("{$system}_queue")($backend, $dir, $prefix, $n);
     $command = function_exists("{$system}_memoryCommand")
         ? ("{$system}_memoryCommand")($backend, $dir, $prefix, $n)
-        : array_merge([PHP_BINARY], bench_php_ini(), [__FILE__, $system, 'memoryWorker', json_encode($backend), (string) $n, $dir, $prefix]);
+        : worker_command($system, 'memoryWorker', $backend, $dir, $prefix, $n);
     $process = proc_open($command, [1 => ['file', "$dir/worker.out", 'w'], 2 => ['file', "$dir/worker.err", 'w']], $pipes);
     $pid = proc_get_status($process)['pid'];
     $start = microtime(true);
@@ -91,8 +91,7 @@ function bench_parallel(string $system, array $backend, string $dir, string $pre
     ("{$system}_queue")($backend, $dir, $prefix, $n);
     $procs = [];
     for ($i = 0; $i < $workers; $i++) {
-        $command = array_merge([PHP_BINARY], bench_php_ini(), [__FILE__, $system, 'parallelWorker', json_encode($backend), (string) $n, $dir, $prefix]);
-        $process = proc_open($command, [1 => ['pipe', 'w'], 2 => ['file', "$dir/worker$i.err", 'w']], $pipes);
+        $process = proc_open(worker_command($system, 'parallelWorker', $backend, $dir, $prefix, $n), [1 => ['pipe', 'w'], 2 => ['file', "$dir/worker$i.err", 'w']], $pipes);
         $procs[] = [$process, $pipes[1], $i];
     }
     foreach ($procs as [, $out, $i]) {
@@ -127,8 +126,10 @@ function bench_parallel(string $system, array $backend, string $dir, string $pre
     return ['value' => min($ran, $n) / $seconds, 'unit' => 'tasks/s', 'how' => "$workers processes", 'note' => implode(', ', $notes)];
 }
 
-/** The -d options this process was started with that a child needs (the extension). */
-function bench_php_ini(): array
+/** This script as one of a workload's worker processes, on the database its parent filled. */
+function worker_command(string $system, string $workload, array $backend, string $dir, string $prefix, int $n): array
 {
-    return extension_loaded('stask') && ($ext = getenv('STASK_EXTENSION')) ? ['-d', "extension=$ext"] : [];
+    // The extension, when the harness runs with one (sTask's workers need it).
+    $ini = ($ext = getenv('STASK_EXTENSION')) ? ['-d', "extension=$ext"] : [];
+    return array_merge([PHP_BINARY], $ini, [__FILE__, $system, $workload, json_encode($backend), (string) $n, $dir, $prefix]);
 }

@@ -10,6 +10,8 @@ declare(strict_types=1);
  *   make bench            (or: php -d extension=target/release/libstask.so bench/native.php)
  */
 
+require __DIR__ . '/lib/common.php';
+
 if (!extension_loaded('stask')) {
     fwrite(STDERR, "Load the extension: make bench\n");
     exit(1);
@@ -43,12 +45,6 @@ function fresh(string $root, string $name): array
     return [$engine, $pdo, $dir];
 }
 
-function median(array $xs): float
-{
-    sort($xs);
-    return $xs[intdiv(count($xs), 2)];
-}
-
 /** µs per op of $fn, which performs $n operations, median of REPS fresh runs. */
 function measure(callable $setup, callable $fn, int $n): float
 {
@@ -59,7 +55,7 @@ function measure(callable $setup, callable $fn, int $n): float
         $fn($ctx, $n);
         $runs[] = (hrtime(true) - $t) / 1000 / $n;
     }
-    return median($runs);
+    return bench_median($runs);
 }
 
 $data = ['file' => 'products.csv', 'rows' => 10000, 'options' => ['delimiter' => ';', 'update' => true]];

@@ -14,6 +14,8 @@ declare(strict_types=1);
  * cannot be reached is reported and left out. STASK_BENCH_TASKS sets the tasks per run.
  */
 
+require __DIR__ . '/lib/common.php';
+
 if (!extension_loaded('stask')) {
     fwrite(STDERR, "Load the extension: make bench\n");
     exit(1);
@@ -43,28 +45,23 @@ $root = sys_get_temp_dir() . '/stask-bench-workers-' . getmypid();
 @mkdir($root, 0777, true);
 register_shutdown_function(fn () => exec('rm -rf ' . escapeshellarg($root)));
 
-$backends = ['SQLite (WAL)' => null];
-foreach (['PostgreSQL' => 'STASK_TEST_PG_URL', 'MariaDB/MySQL' => 'STASK_TEST_MYSQL_URL'] as $name => $var) {
-    $url = getenv($var) ?: ($var === 'STASK_TEST_PG_URL'
-        ? 'postgres://postgres@127.0.0.1:5432/test' : 'mysql://root@127.0.0.1:3306/test');
-    try {
-        (new STask\Engine($url, ['prefix' => 'bench_probe_', 'storage' => "$root/probe"]))->stats();
-        $backends[$name] = $url;
-    } catch (STask\Exception\DatabaseException $e) {
-        // The tables do not exist: the server answered.
-        $backends[$name] = $url;
-    } catch (Throwable $e) {
-        fwrite(STDERR, "$name left out: " . $e->getMessage() . "\n");
+$backends = [];
+foreach (bench_backends() as $driver => $backend) {
+    $name = ['sqlite' => 'SQLite (WAL)', 'pgsql' => 'PostgreSQL', 'mysql' => 'MariaDB/MySQL'][$driver];
+    if ($backend['skipped'] !== null) {
+        fwrite(STDERR, "*** $name SKIPPED: {$backend['skipped']} ***\n");
+    } else {
+        $backends[$name] = $backend;
     }
 }
 
 /** One run: fresh tables with $tasks pending tasks, $workers processes; tasks per second. */
-function run(string $root, ?string $url, int $workers, int $tasks): float
+function run(string $root, array $backend, int $workers, int $tasks): float
 {
     $tag = 'b' . bin2hex(random_bytes(4));
     $dir = "$root/$tag";
     mkdir($dir);
-    $url ??= "sqlite:$dir/db.sqlite";
+    $url = bench_engine_url($backend, $dir);
     $prefix = $tag . '_';
     $engine = new STask\Engine($url, ['prefix' => $prefix, 'storage' => "$dir/files"]);
     $engine->migrate();
@@ -96,25 +93,8 @@ function run(string $root, ?string $url, int $workers, int $tasks): float
     if ($done !== $tasks) {
         fwrite(STDERR, "warning: $done of $tasks tasks ran\n");
     }
-    drop($engine, $url, $prefix);
+    bench_drop_prefix($backend, $prefix);
     return $tasks / $seconds;
-}
-
-/** Removes a run's tables from a server. */
-function drop(STask\Engine $engine, string $url, string $prefix): void
-{
-    if (str_starts_with($url, 'sqlite:')) {
-        return;
-    }
-    $u = parse_url($url);
-    $pg = str_starts_with($url, 'postgres');
-    $dsn = $pg
-        ? sprintf('pgsql:host=%s;port=%d;dbname=%s', $u['host'], $u['port'] ?? 5432, ltrim($u['path'], '/'))
-        : sprintf('mysql:host=%s;port=%d;dbname=%s', $u['host'], $u['port'] ?? 3306, ltrim($u['path'], '/'));
-    $pdo = new PDO($dsn, $u['user'] ?? null, $u['pass'] ?? ($pg ? null : ''));
-    foreach (['s_tasks', 's_workers', 's_task_schema', 's_task_progress', 's_task_logs'] as $t) {
-        $pdo->exec($pg ? "DROP TABLE IF EXISTS \"$prefix$t\"" : "DROP TABLE IF EXISTS `$prefix$t`");
-    }
 }
 
 // The extension, for the workers.
@@ -125,12 +105,12 @@ printf("\nEmpty tasks per second, %s tasks per run, median of %d runs (%d cores:
     number_format($tasks), REPS, (int) shell_exec('nproc'), $cpu);
 printf("%-16s %12s %12s %12s\n", 'backend', '1 worker', '2 workers', '4 workers');
 printf("%s\n", str_repeat('-', 55));
-foreach ($backends as $name => $url) {
+foreach ($backends as $name => $backend) {
     $row = [];
     foreach ([1, 2, 4] as $workers) {
         $rates = [];
         for ($r = 0; $r < REPS; $r++) {
-            $rates[] = run($root, $url, $workers, $tasks);
+            $rates[] = run($root, $backend, $workers, $tasks);
         }
         sort($rates);
         $row[] = $rates[intdiv(REPS, 2)];

@@ -31,7 +31,6 @@ abstract class BaseWorker implements TaskInterface
 {
     /** The registry row, loaded on first use (not in the constructor: no query per instance). */
     protected ?sWorker $worker = null;
-    private ?\STask\Engine $nativeEngine = null;
 
     public function icon(): string
     {
@@ -182,37 +181,31 @@ abstract class BaseWorker implements TaskInterface
         if (isset($delta['eta']) && is_numeric($delta['eta'])) {
             $report['eta'] = max(0, (int) $delta['eta']);
         }
-        $this->nativeEngine()->pushProgress($task->taskId(), $report);
-    }
-
-    /** The engine, held by the worker: progress and log calls are too frequent for a facade lookup each. */
-    private function nativeEngine(): \STask\Engine
-    {
-        return $this->nativeEngine ??= sTask::engine();
+        sTask::engine()->pushProgress($task->taskId(), $report);
     }
 
     /** Completes the task with an optional result (stored as JSON) and message. */
     protected function markFinished(sTaskModel $task, mixed $result = null, ?string $message = null): void
     {
-        $this->nativeEngine()->complete((int) $task->id, $result, $message);
+        sTask::engine()->complete($task->taskId(), $result, $message);
     }
 
     /** Fails the task for good (no retry). To have it retried, throw instead. */
     protected function markFailed(sTaskModel $task, string $message): void
     {
-        $this->nativeEngine()->fail((int) $task->id, $message);
+        sTask::engine()->fail($task->taskId(), $message);
     }
 
     /** Writes to the task's log: level "info", "warning" or "error". */
     public function log(sTaskModel $task, string $level, string $message, array $context = []): void
     {
-        $this->nativeEngine()->log($task->taskId(), $level, $message, $context);
+        sTask::engine()->log($task->taskId(), $level, $message, $context);
     }
 
     /** Whether someone asked to cancel the task; stop and return when it is true. */
     public function isCancelled(sTaskModel $task): bool
     {
-        return $this->nativeEngine()->isCancelled($task->taskId());
+        return sTask::engine()->isCancelled($task->taskId());
     }
 
     /** The worker's registry row (unsaved when the worker is not registered yet). */
