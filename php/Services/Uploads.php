@@ -21,6 +21,13 @@ final class Uploads
     public const DEFAULT_EXTENSIONS = ['csv', 'tsv', 'txt', 'json', 'xml', 'xlsx', 'xls', 'ods', 'zip'];
     private const TOKEN = '/^\d{8}-\d{6}-[a-f0-9]{16}\.[a-z0-9]{1,10}$/';
     private const SESSION = '/^[A-Za-z0-9_-]{8,64}$/';
+    /**
+     * The options a task gets for an uploaded file (upstream's names). Only this class sets them,
+     * from a file it stored: a client's values for them are always dropped (see taskOptions()).
+     */
+    public const TASK_KEYS = ['uploaded_file', 'original_filename', 'file_size', 'uploaded_at'];
+    /** Where the display name of each stored file is kept: {dir}/.meta/{token}.json. */
+    private const META_DIR = '.meta';
     /** Chunks of an upload that stopped arriving are removed after this long. */
     private const STALE_CHUNKS_SECONDS = 3600;
 
@@ -86,7 +93,7 @@ final class Uploads
         $token = $this->newToken($extension);
         $this->ensureDir($this->dir);
         $this->move($file, $this->dir, $token);
-        return ['token' => $token, 'original_filename' => $original, 'file_size' => $size];
+        return $this->remember(['token' => $token, 'original_filename' => $original, 'file_size' => $size]);
     }
 
     /**
@@ -146,6 +153,58 @@ final class Uploads
         return is_file($path) ? $path : null;
     }
 
+    /**
+     * What a task gets for a file stored here: `uploaded_file` (its path), `original_filename`
+     * (the name it had on the manager's computer, as given at upload), `file_size` and
+     * `uploaded_at`; null when the token names no stored file.
+     *
+     * @return array{uploaded_file: string, original_filename: string, file_size: int, uploaded_at: string}|null
+     */
+    public function describe(string $token): ?array
+    {
+        $path = $this->path($token);
+        if ($path === null) {
+            return null;
+        }
+        $meta = is_file($this->metaPath($token)) ? json_decode((string) @file_get_contents($this->metaPath($token)), true) : null;
+        $original = is_array($meta) && is_string($meta['original_filename'] ?? null) && $meta['original_filename'] !== ''
+            ? $meta['original_filename'] : $token;
+        return [
+            'uploaded_file' => $path,
+            'original_filename' => $original,
+            'file_size' => (int) filesize($path),
+            'uploaded_at' => date('Y-m-d H:i:s', (int) filemtime($path)),
+        ];
+    }
+
+    /**
+     * A client's options for a new task, made safe: the TASK_KEYS it sent are dropped, and set
+     * again only for a file stored here — named by `$token`, or by a `filename` option that is
+     * a token of a stored file (upstream's widgets pass the upload's name that way). Any other
+     * `filename` stays a plain string: it is never turned into a path here.
+     *
+     * @param array<array-key, mixed> $options
+     * @return array<array-key, mixed>
+     * @throws UploadException when `$token` is given but names no stored file
+     */
+    public function taskOptions(array $options, string $token = ''): array
+    {
+        foreach (self::TASK_KEYS as $key) {
+            unset($options[$key]);
+        }
+        if ($token === '' && is_string($options['filename'] ?? null) && $this->path($options['filename']) !== null) {
+            $token = $options['filename'];
+        }
+        if ($token === '') {
+            return $options;
+        }
+        $file = $this->describe($token);
+        if ($file === null) {
+            throw new UploadException((string) __('sTask::global.upload_missing'));
+        }
+        return $file + $options;
+    }
+
     /** Deletes uploads older than $days and chunks of abandoned uploads; returns files deleted. */
     public function prune(int $days): int
     {
@@ -153,6 +212,7 @@ final class Uploads
         $before = time() - max(0, $days) * 86400;
         foreach (glob($this->dir . '/*') ?: [] as $file) {
             if (is_file($file) && preg_match(self::TOKEN, basename($file)) === 1 && (int) filemtime($file) < $before && @unlink($file)) {
+                @unlink($this->metaPath(basename($file)));
                 $deleted++;
             }
         }
@@ -185,7 +245,28 @@ final class Uploads
         fclose($out);
         @chmod($target, 0640);
         $this->removeDir($parts);
-        return ['token' => $token, 'original_filename' => $original, 'file_size' => (int) filesize($target)];
+        return $this->remember(['token' => $token, 'original_filename' => $original, 'file_size' => (int) filesize($target)]);
+    }
+
+    /**
+     * Keeps the display name of a stored file beside it, for describe().
+     *
+     * @param array{token: string, original_filename: string, file_size: int} $stored
+     * @return array{token: string, original_filename: string, file_size: int}
+     */
+    private function remember(array $stored): array
+    {
+        $this->ensureDir($this->dir . '/' . self::META_DIR);
+        $json = json_encode(['original_filename' => $stored['original_filename']], JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES | JSON_INVALID_UTF8_SUBSTITUTE);
+        if (@file_put_contents($this->metaPath($stored['token']), (string) $json, LOCK_EX) === false) {
+            throw new UploadException('The file could not be saved.', 500);
+        }
+        return $stored;
+    }
+
+    private function metaPath(string $token): string
+    {
+        return $this->dir . '/' . self::META_DIR . '/' . $token . '.json';
     }
 
     private function move(UploadedFile $file, string $dir, string $name): void

@@ -6,7 +6,9 @@ namespace Seiger\sTask\Http\Controllers;
 
 use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Response;
+use Seiger\sTask\Exceptions\UploadException;
 use Seiger\sTask\Models\sWorker;
+use Seiger\sTask\Services\Uploads;
 use Seiger\sTask\sTask;
 use Seiger\sTask\Support\ActionMethod;
 use Seiger\sTask\Workers\BaseWorker;
@@ -56,9 +58,19 @@ abstract class Controller
         return new JsonResponse($data, $status, ['Cache-Control' => 'no-store'], JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES | JSON_PRESERVE_ZERO_FRACTION);
     }
 
-    /** Creates a task for an active worker's existing action; the JSON answer of the run routes. */
-    protected function createTask(string $identifier, string $action, array $options, string $priority, bool $withTask = false): JsonResponse
+    /**
+     * Creates a task for an active worker's existing action; the JSON answer of the run routes.
+     * Every task the manager creates passes here: the client's options lose the upload keys
+     * (`uploaded_file`, …), which are set again only for a file the Uploads service stored — named
+     * by `$uploadToken`, or by a `filename` option equal to such a token.
+     */
+    protected function createTask(string $identifier, string $action, array $options, string $priority, bool $withTask = false, string $uploadToken = ''): JsonResponse
     {
+        try {
+            $options = app(Uploads::class)->taskOptions($options, $uploadToken);
+        } catch (UploadException $e) {
+            return $this->error($e->getMessage(), $e->getCode());
+        }
         $worker = sWorker::query()->where('identifier', $identifier)->first();
         $instance = $worker?->getInstance();
         if ($worker === null || !$worker->active || $instance === null) {

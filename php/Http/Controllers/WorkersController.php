@@ -18,6 +18,9 @@ use Seiger\sTask\Workers\BaseWorker;
 /** Workers: discovery, activation, settings (incl. schedule), running an action, stats. */
 final class WorkersController extends Controller
 {
+    /** Fields of the run endpoint that are its own, not the task's options. */
+    private const RUN_FIELDS = ['_token', '_method', 'options', 'upload', 'priority'];
+
     public function index(): Response
     {
         $engine = $this->stask->engine();
@@ -113,34 +116,41 @@ final class WorkersController extends Controller
     }
 
     /**
-     * Upstream's run endpoint: creates a task for one of the worker's actions with the posted
-     * options (and the file uploaded for it, by its token), and answers {success, id, message}
-     * — with a 4xx status when it fails.
+     * Upstream's run endpoint: creates a task for one of the worker's actions and answers
+     * {success, id, message, url} — with a 4xx status when it fails. The task's options are the
+     * posted `options` (an object, or its JSON text); without an `options` key they are the
+     * posted fields themselves (upstream's widgets post e.g. `{filename: <upload token>}`), less
+     * the fields this endpoint reads itself. A file uploaded for the task is named by its token,
+     * in `upload` or as `filename`; the upload keys (`uploaded_file`, …) are set from that token
+     * only, never taken from the request.
      */
-    public function run(Request $request, Uploads $uploads, string $identifier, string $action): JsonResponse
+    public function run(Request $request, string $identifier, string $action): JsonResponse
     {
-        $options = $request->input('options', []);
-        if (is_string($options)) {
-            $options = json_decode($options === '' ? '{}' : $options, true);
-        }
-        if (!is_array($options)) {
-            return $this->error((string) __('sTask::global.invalid_json'), 422);
-        }
-        $token = (string) $request->input('upload', '');
-        if ($token !== '') {
-            $path = $uploads->path($token);
-            if ($path === null) {
-                return $this->error((string) __('sTask::global.upload_missing'), 422);
+        if ($request->has('options')) {
+            $options = $request->input('options') ?? [];
+            if (is_string($options)) {
+                $options = json_decode($options === '' ? '{}' : $options, true);
             }
-            // Upstream's keys, set here so that a path in the options always names a real upload.
-            $options = [
-                'uploaded_file' => $path,
-                'original_filename' => basename(str_replace('\\', '/', (string) $request->input('original_filename', $token))),
-                'file_size' => (int) filesize($path),
-                'uploaded_at' => date('Y-m-d H:i:s'),
-            ] + $options;
+            if (!is_array($options)) {
+                return $this->error((string) __('sTask::global.invalid_json'), 422);
+            }
+            // Upstream dropped a top-level filename when options were sent too; it is kept here.
+            $filename = $request->input('filename');
+            if ($filename !== null && !array_key_exists('filename', $options)) {
+                $options['filename'] = $filename;
+            }
+        } else {
+            $options = $request->input();
+            foreach (self::RUN_FIELDS as $field) {
+                unset($options[$field]);
+            }
         }
-        return $this->createTask($identifier, $action, $options, (string) $request->input('priority', 'normal'));
+        $token = $request->input('upload', '');
+        if (!is_string($token)) {
+            return $this->error((string) __('sTask::global.upload_missing'), 422);
+        }
+        $priority = $request->input('priority', 'normal');
+        return $this->createTask($identifier, $action, $options, is_string($priority) ? $priority : '', false, $token);
     }
 
     /** Upstream's /worker/clean-orphaned: removes workers whose class is gone. */

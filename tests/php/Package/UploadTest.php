@@ -44,7 +44,13 @@ final class UploadTest extends PackageTestCase
         }
         $files = [];
         foreach (new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($this->uploadsDir(), \FilesystemIterator::SKIP_DOTS)) as $f) {
-            $files[] = substr((string) $f, strlen($this->uploadsDir()) + 1);
+            $name = substr((string) $f, strlen($this->uploadsDir()) + 1);
+            // A stored file's display name lives in .meta/{token}.json: one per stored file.
+            if (str_starts_with($name, '.meta/')) {
+                self::assertFileExists($this->uploadsDir() . '/' . substr($name, 6, -5), "$name belongs to a stored file");
+                continue;
+            }
+            $files[] = $name;
         }
         sort($files);
         return $files;
