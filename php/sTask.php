@@ -253,6 +253,29 @@ class sTask
         $this->app->make(WorkerRegistry::class)->forget($identifier);
     }
 
+    // --- runner heartbeat --------------------------------------------------------------------
+
+    /**
+     * Whether a runner (`stask:worker` from cron, or `stask:work`) was alive within $ttl
+     * seconds: the age of storage/logs/sTask.heartbeat, which both keep fresh.
+     */
+    public function heartbeat(int $ttl = 3610): bool
+    {
+        return $this->heartbeatStatus($ttl)['available'];
+    }
+
+    /**
+     * The runner heartbeat in detail; reads the marker, never creates or touches it.
+     *
+     * @return array{available: bool, state: string, last_seen_at: int|null, age_seconds: int|null}
+     *         state "available", "expired", "missing" or "error" (negative ttl, unreadable
+     *         marker, or a marker dated in the future)
+     */
+    public function heartbeatStatus(int $ttl = 3610): array
+    {
+        return \Seiger\sTask\Support\Heartbeat::status($ttl);
+    }
+
     /** The manager user id of this request, 0 for the system (cron, CLI). */
     public function currentUserId(): int
     {

@@ -5,6 +5,8 @@ declare(strict_types=1);
 namespace Seiger\sTask\Console;
 
 use Seiger\sTask\Exceptions\TaskTimeoutException;
+use Seiger\sTask\Services\SupervisorService;
+use Seiger\sTask\Support\Heartbeat;
 use STask\Task;
 use Symfony\Component\Console\Formatter\OutputFormatter;
 use Symfony\Component\Console\Output\OutputInterface;
@@ -25,12 +27,17 @@ final class WorkCommand extends StaskCommand
         {--timeout=0 : Fail a task that runs longer than this many seconds (0: no limit; needs pcntl)}
         {--batch=50 : Tasks per engine call}
         {--stop-when-empty : Stop when no task is due}
-        {--once : Run at most one task, then stop}';
+        {--once : Run at most one task, then stop}
+        {--supervise= : Seconds between supervisor passes and heartbeat touches (default: stask.worker.supervise_every, 30; 0: no supervisor passes)}';
 
     protected $description = 'Run tasks continuously (for supervisor or systemd); stops gracefully on SIGTERM';
 
     private bool $stopping = false;
     private string $stopReason = '';
+    /** When the next heartbeat touch and supervisor pass are due (microtime), and their period. */
+    private float $nextTick = 0.0;
+    private int $tickEvery = 30;
+    private bool $supervise = true;
 
     public function handle(): int
     {
@@ -50,7 +57,14 @@ final class WorkCommand extends StaskCommand
             $done = 0;
 
             $this->line(sprintf('<info>sTask worker</info> pid %d, %s', getmypid(), $identifiers ? 'workers: ' . implode(', ', $identifiers) : 'all workers'));
+            $every = $this->option('supervise') ?? $this->laravel->make('config')->get('stask.worker.supervise_every', 30);
+            $this->supervise = (int) $every > 0;
+            $this->tickEvery = (int) $every > 0 ? (int) $every : 30;
+            $this->tick();
             while (!$this->stopping) {
+                if (microtime(true) >= $this->nextTick) {
+                    $this->tick();
+                }
                 $limit = $maxJobs > 0 ? min($batch, $maxJobs - $done) : $batch;
                 $report = $engine->process($runner, $limit, $identifiers ? ['identifiers' => $identifiers] : null);
                 $done += $report['completed'] + $report['retried'] + $report['failed'] + $report['cancelled'];
@@ -89,6 +103,35 @@ final class WorkCommand extends StaskCommand
         }
     }
 
+    /**
+     * Every --supervise seconds: touch the runner heartbeat (sTask::heartbeat()) and run a
+     * supervisor pass (workers with the `supervisor` schedule). A failing pass is reported and
+     * the worker goes on.
+     */
+    private function tick(): void
+    {
+        $this->nextTick = microtime(true) + $this->tickEvery;
+        if (!Heartbeat::touch()) {
+            $this->warn('Could not touch the heartbeat file ' . Heartbeat::path());
+        }
+        if (!$this->supervise) {
+            return;
+        }
+        $supervisor = $this->laravel->make(SupervisorService::class);
+        try {
+            $supervisor->superviseAll();
+        } catch (\Throwable $e) {
+            $this->warn('Supervisor pass failed: ' . $e->getMessage());
+        }
+        $report = $supervisor->takeReport();
+        if ($report['events'] > 0) {
+            $this->line(sprintf('%s  Supervisors: %d event(s) recorded', date('H:i:s'), $report['events']));
+        }
+        foreach ($report['errors'] as $error) {
+            $this->warn('Supervisor ' . $error);
+        }
+    }
+
     private function stop(string $reason): void
     {
         $this->stopping = true;
@@ -122,6 +165,9 @@ final class WorkCommand extends StaskCommand
             if ($engine->waitForTasks(min(0.25, $left), $only)) {
                 return;
             }
+            if (microtime(true) >= $this->nextTick) {
+                $this->tick();
+            }
         }
     }
 
@@ -152,6 +198,9 @@ final class WorkCommand extends StaskCommand
             });
         }
         return function (Task $task) use ($runner, $alarm, $timeout): void {
+            if (microtime(true) >= $this->nextTick) {
+                $this->tick(); // long batches: between tasks, not only between engine calls
+            }
             $label = sprintf('#%d %s:%s', $task->id, $task->identifier, $task->action);
             $start = microtime(true);
             if ($alarm) {

@@ -5,6 +5,8 @@ declare(strict_types=1);
 namespace Seiger\sTask\Console;
 
 use Seiger\sTask\Services\Scheduler;
+use Seiger\sTask\Services\SupervisorService;
+use Seiger\sTask\Support\Heartbeat;
 
 /**
  * One pass, for cron and `schedule:run` (upstream's command): queue the next run of scheduled
@@ -21,10 +23,21 @@ final class WorkerCommand extends StaskCommand
 
     public function handle(Scheduler $scheduler): int
     {
+        // The runner's heartbeat (sTask::heartbeat()), first: it says a pass was attempted.
+        if (!Heartbeat::touch()) {
+            $this->warn('Could not touch the heartbeat file ' . Heartbeat::path());
+        }
         return $this->guard(function () use ($scheduler): int {
             $queued = $scheduler->queueDueRuns();
             foreach ($queued as $run) {
                 $this->line(sprintf('Scheduled <info>%s</info> for %s (task #%d)', $run['identifier'], $run['at'], $run['task']));
+            }
+            $supervised = $this->laravel->make(SupervisorService::class)->takeReport();
+            if ($supervised['events'] > 0) {
+                $this->line(sprintf('Supervisors: %d event(s) recorded', $supervised['events']));
+            }
+            foreach ($supervised['errors'] as $error) {
+                $this->warn('Supervisor ' . $error);
             }
             $limit = (int) ($this->option('limit') ?: $this->laravel->make('config')->get('stask.worker.limit', 100));
             $started = microtime(true);

@@ -36,6 +36,8 @@ use Illuminate\Support\Facades\Facade;
  * @method static array getCacheStats()
  * @method static void clearWorkerCache(?string $identifier = null)
  * @method static int currentUserId()
+ * @method static bool heartbeat(int $ttl = 3610)
+ * @method static array heartbeatStatus(int $ttl = 3610)
  *
  * @see \Seiger\sTask\sTask
  */

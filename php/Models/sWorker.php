@@ -54,6 +54,12 @@ class sWorker extends Model
         return $this->hasMany(sTaskModel::class, 'identifier', 'identifier');
     }
 
+    /** The live states of the processes this worker supervises (schedule type `supervisor`). */
+    public function supervisorStates(): HasMany
+    {
+        return $this->hasMany(sSupervisorState::class, 'worker_id');
+    }
+
     public function scopeActive(Builder $q): Builder
     {
         return $q->where('active', true);

@@ -44,6 +44,10 @@ final class Scheduler
             if (!$schedule['enabled'] || $schedule['type'] === 'manual') {
                 continue;
             }
+            if ($schedule['type'] === 'supervisor') {
+                app(SupervisorService::class)->superviseScheduled($row, $worker);
+                continue;
+            }
             if (ActionMethod::find($worker, 'make') === null) {
                 continue;
             }
