@@ -12,7 +12,7 @@ use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\Services\DiscoveryReport;
 use Seiger\sTask\Services\TaskRunner;
 use Seiger\sTask\Services\WorkerDiscovery;
-use Seiger\sTask\Services\WorkerRegistry;
+use Seiger\sTask\Services\WorkerService;
 use Seiger\sTask\Support\EngineSettings;
 use STask\Engine;
 
@@ -189,6 +189,41 @@ class sTask
         return $this->engine()->pruneFiles($days);
     }
 
+    // --- performance (upstream's MetricsService, on the engine's timings) --------------------
+
+    /**
+     * The last $hours (1–24): tasks finished and waiting, success and error rates, run and wait
+     * times, per worker, common errors. See Services\MetricsService::getSystemSummary().
+     *
+     * @return array<string, mixed>
+     */
+    public function getPerformanceMetrics(int $hours = 24): array
+    {
+        return $this->app->make(Services\MetricsService::class)->getSystemSummary($hours);
+    }
+
+    /**
+     * Figures per worker identifier over the last $hours (1–24). See
+     * Services\MetricsService::getWorkerStats().
+     *
+     * @return array<string, array<string, mixed>>
+     */
+    public function getWorkerStats(?string $identifier = null, int $hours = 24): array
+    {
+        return $this->app->make(Services\MetricsService::class)->getWorkerStats($identifier, $hours);
+    }
+
+    /**
+     * Problems in the last hour (low success rate, long runs, long waits), each {type,
+     * severity, message, value, threshold}.
+     *
+     * @return list<array<string, mixed>>
+     */
+    public function getPerformanceAlerts(): array
+    {
+        return $this->app->make(Services\MetricsService::class)->getPerformanceAlerts();
+    }
+
     // --- workers -----------------------------------------------------------------------------
 
     /** Finds workers in installed packages and registers new ones. @return list<sWorker> */
@@ -242,15 +277,20 @@ class sTask
         return $this->setActive($identifier, false);
     }
 
-    /** @return array{hits: int, misses: int, hit_rate: float, cache_size: int} */
+    /**
+     * This process's worker cache (WorkerService): hits, misses, evictions, hit_rate,
+     * cache_size, memory_usage.
+     *
+     * @return array{hits: int, misses: int, evictions: int, hit_rate: float, cache_size: int, memory_usage: int}
+     */
     public function getCacheStats(): array
     {
-        return $this->app->make(WorkerRegistry::class)->stats();
+        return $this->app->make(WorkerService::class)->getCacheStats();
     }
 
     public function clearWorkerCache(?string $identifier = null): void
     {
-        $this->app->make(WorkerRegistry::class)->forget($identifier);
+        $this->app->make(WorkerService::class)->clearCache($identifier);
     }
 
     // --- runner heartbeat --------------------------------------------------------------------

@@ -83,6 +83,9 @@ class sTaskServiceProvider extends ServiceProvider
         $this->app->singleton(sTask::class, fn (Container $app) => new sTask($app));
         $this->app->alias(sTask::class, 'sTask');
         $this->app->singleton(WorkerRegistry::class, fn (Container $app) => new WorkerRegistry($app));
+        // Upstream's public services, for packages that call them directly.
+        $this->app->singleton(Services\WorkerService::class);
+        $this->app->singleton(Services\MetricsService::class);
         $this->app->singleton(Services\SupervisorService::class);
         $this->app->bind(TaskRunner::class, fn (Container $app) => new TaskRunner($app->make(WorkerRegistry::class), $app->make('db')));
         $this->app->bind(WorkerDiscovery::class, fn (Container $app) => new WorkerDiscovery(

@@ -16,6 +16,9 @@ use Seiger\sTask\Models\sWorker;
  * through the container. The list of active workers is re-read at most every few seconds, so
  * deactivating a worker stops a long-running `stask:work` from using it within that time;
  * worker objects are built once per class and process (never serialised into a cache).
+ *
+ * The one implementation of worker resolution and its cache; `WorkerService` is upstream's
+ * public name for it and delegates here.
  */
 final class WorkerRegistry
 {
@@ -28,19 +31,28 @@ final class WorkerRegistry
     private array $instances = [];
     private int $hits = 0;
     private int $misses = 0;
+    private int $evictions = 0;
 
     public function __construct(private Container $app)
     {
     }
 
-    public function resolve(string $identifier): TaskInterface
+    /**
+     * @param bool $refresh re-read the active workers now and build a new object for this one
+     * @throws WorkerNotFoundException when no active worker has this identifier
+     * @throws WorkerClassNotFoundException|WorkerInvalidInterfaceException for a broken class
+     */
+    public function resolve(string $identifier, bool $refresh = false): TaskInterface
     {
-        if (microtime(true) - $this->loadedAt > self::REFRESH_SECONDS) {
+        if ($refresh || microtime(true) - $this->loadedAt > self::REFRESH_SECONDS) {
             $this->reload();
         }
         $class = $this->active[$identifier] ?? null;
         if ($class === null) {
             throw new WorkerNotFoundException($identifier);
+        }
+        if ($refresh) {
+            $this->evict($class);
         }
         if (isset($this->instances[$class])) {
             $this->hits++;
@@ -74,28 +86,59 @@ final class WorkerRegistry
     public function forget(?string $identifier = null): void
     {
         if ($identifier === null) {
+            $this->evictions += count($this->instances);
             $this->instances = [];
         } elseif (isset($this->active[$identifier])) {
-            unset($this->instances[$this->active[$identifier]]);
+            $this->evict($this->active[$identifier]);
         }
+        // The next lookup re-reads the active list, which also drops objects of workers that
+        // were deactivated meanwhile.
         $this->loadedAt = 0.0;
     }
 
-    /** @return array{hits: int, misses: int, hit_rate: float, cache_size: int} */
+    /**
+     * This process's cache: lookups served from it (hits) or that built a worker (misses), the
+     * hit rate in percent, worker objects dropped (evictions: cleared, refreshed, or their
+     * worker deactivated), objects held now, and the process's memory in bytes.
+     *
+     * @return array{hits: int, misses: int, evictions: int, hit_rate: float, cache_size: int, memory_usage: int}
+     */
     public function stats(): array
     {
         $total = $this->hits + $this->misses;
         return [
             'hits' => $this->hits,
             'misses' => $this->misses,
+            'evictions' => $this->evictions,
             'hit_rate' => $total > 0 ? round($this->hits / $total * 100, 2) : 0.0,
             'cache_size' => count($this->instances),
+            'memory_usage' => memory_get_usage(),
         ];
+    }
+
+    /** Drops every cached worker object and the active list; frees what they held. */
+    public function cleanup(): void
+    {
+        $this->forget();
+        $this->active = [];
+        gc_collect_cycles();
     }
 
     private function reload(): void
     {
         $this->active = sWorker::query()->where('active', true)->pluck('class', 'identifier')->all();
         $this->loadedAt = microtime(true);
+        // Objects of workers deactivated (or re-pointed to another class) since the last read.
+        foreach (array_diff(array_keys($this->instances), $this->active) as $class) {
+            $this->evict($class);
+        }
+    }
+
+    private function evict(string $class): void
+    {
+        if (isset($this->instances[$class])) {
+            unset($this->instances[$class]);
+            $this->evictions++;
+        }
     }
 }

@@ -8,6 +8,7 @@ use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
 use Illuminate\Http\Response;
 use Seiger\sTask\Models\sTaskModel;
+use Seiger\sTask\Services\TaskProgress;
 use Seiger\sTask\Services\Uploads;
 use Symfony\Component\HttpFoundation\BinaryFileResponse;
 use Symfony\Component\HttpFoundation\ResponseHeaderBag;
@@ -36,22 +37,23 @@ final class TaskController extends Controller
     /**
      * Upstream's progress endpoint, with the snapshot's fields: success, code, id, status,
      * progress, processed, total, eta, message, log_lines (the last 50 messages), and more.
+     * The snapshot and the lines are TaskProgress's, as upstream's endpoint read them.
      */
     public function progress(int $id): JsonResponse
     {
         $task = sTaskModel::query()->find($id);
-        if ($task === null) {
+        $snapshot = $task === null ? null : TaskProgress::readProgress($id);
+        if ($snapshot === null) {
             return $this->json(['success' => false, 'code' => 404, 'status' => 'not_found', 'message' => trans('sTask::global.task_not_found', ['id' => $id])], 404);
         }
-        $engine = $this->stask->engine();
-        return $this->json(['success' => true, 'code' => 200] + $engine->progress($id) + [
+        return $this->json(['success' => true, 'code' => 200] + $snapshot + [
             'attempts' => $task->attempts,
             'max_attempts' => $task->max_attempts,
             'can_retry' => $task->canRetry(),
             'can_cancel' => !$task->isFinished(),
             'duration' => $task->duration,
             'last_error' => $task->last_error,
-            'log_lines' => array_column($engine->logs($id, null, 50), 'message'),
+            'log_lines' => TaskProgress::readLog($id, 50),
         ]);
     }
 
