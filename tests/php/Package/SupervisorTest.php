@@ -11,19 +11,30 @@ use Seiger\sTask\Models\sSupervisorState;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\Support\SupervisorStatus;
+use STask\Tests\Evo\Site;
 
 /**
  * Supervised processes for real: the fixture worker acme/daemon "listener" launches
  * bin/listener.php as a detached PHP process that writes a heartbeat every 200 ms; real
  * `php artisan stask:worker` / `stask:work` processes start it, watch it and restart it.
+ * On the embedded SQLite site here; on MariaDB and PostgreSQL in the subclasses.
  */
-final class SupervisorTest extends PackageTestCase
+class SupervisorTest extends PackageTestCase
 {
     protected array $packages = ['acme/mail', 'acme/daemon'];
+    /** "mysql" or "pgsql": the site's database is a server (ServerDatabase); null: SQLite. */
+    protected ?string $server = null;
+    private ?ServerDatabase $db = null;
 
     protected function setUp(): void
     {
-        parent::setUp();
+        if ($this->server === null) {
+            parent::setUp();
+        } else {
+            $this->db = ServerDatabase::create($this, $this->server);
+            $this->site = new Site($this->packages, $this->staskConfig, null, 'evo_', null, null, null, $this->db->connection);
+            $this->artisan('migrate', ['--force' => true]);
+        }
         $this->artisan('stask:discover', ['--activate' => ['listener', 'newsletter']]);
         $this->configure('listener', ['key' => 'main', 'grace' => 2]);
     }
@@ -45,7 +56,11 @@ final class SupervisorTest extends PackageTestCase
                 }
             }
         }
-        parent::tearDown();
+        if (isset($this->site)) {
+            parent::tearDown();
+        }
+        $this->db?->drop();
+        $this->db = null;
     }
 
     // --- start, watch, restart ------------------------------------------------------------
