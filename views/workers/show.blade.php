@@ -87,6 +87,29 @@
     </section>
 </div>
 
+@if ($settingsHtml !== '' || $generatedFiles !== [])
+<div class="grid gap-4 lg:grid-cols-2">
+    @if ($settingsHtml !== '')
+    <section class="st-card" data-worker-settings>
+        <h2 class="mb-2 font-semibold">{{ __('sTask::global.additional_settings') }}</h2>
+        <p class="mb-2 text-sm st-muted">{{ __('sTask::global.additional_settings_help') }}</p>
+        <form method="post" action="{{ route('sTask.worker.settings.save', ['identifier' => $worker->identifier]) }}" class="space-y-3" data-worker-settings-form>
+            <input type="hidden" name="_token" value="{{ csrf_token() }}">
+            <input type="hidden" name="worker_form" value="1">
+            @include('sTask::fields.worker-settings', ['fieldId' => 'worker-settings-' . $worker->identifier, 'field' => ['html' => $settingsHtml]])
+            <button class="st-btn st-btn-primary" type="submit">{{ __('sTask::global.save') }}</button>
+        </form>
+    </section>
+    @endif
+    @if ($generatedFiles !== [])
+    <section class="st-card" data-generated-files>
+        <h2 class="mb-2 font-semibold">{{ __('sTask::global.generated_files') }}</h2>
+        @include('sTask::fields.worker-files', ['field' => ['files' => $generatedFiles]])
+    </section>
+    @endif
+</div>
+@endif
+
 <section class="st-card overflow-x-auto">
     <div class="mb-2 flex items-baseline gap-3">
         <h2 class="font-semibold">{{ __('sTask::global.recent_tasks') }}</h2>

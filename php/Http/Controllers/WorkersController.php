@@ -13,6 +13,7 @@ use Seiger\sTask\Services\Uploads;
 use Seiger\sTask\Services\WorkerDiscovery;
 use Seiger\sTask\Support\ActionMethod;
 use Seiger\sTask\Support\Schedule;
+use Seiger\sTask\Support\WorkerHooks;
 use Seiger\sTask\Workers\BaseWorker;
 
 /** Workers: discovery, activation, settings (incl. schedule), running an action, stats. */
@@ -44,6 +45,9 @@ final class WorkersController extends Controller
         return $this->page('workers.show', 'workers', [
             'worker' => $worker,
             'widget' => $this->widget($worker),
+            // The worker's own hooks (a throw is logged and leaves its part out).
+            'settingsHtml' => WorkerHooks::settingsHtml($instance),
+            'generatedFiles' => WorkerHooks::generatedFiles($instance),
             'schedule' => $schedule,
             'otherSettings' => (object) $settings,
             'recent' => sTaskModel::query()->byIdentifier($identifier)->orderByDesc('id')->limit(20)->get(),
@@ -88,6 +92,9 @@ final class WorkersController extends Controller
         $worker = sWorker::query()->where('identifier', $identifier)->first();
         if ($worker === null) {
             return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
+        }
+        if ($request->input('worker_form') !== null) {
+            return $this->saveWorkerForm($request, $worker);
         }
         $other = json_decode((string) $request->input('settings_json', '{}'), true);
         if (!is_array($other) || array_is_list($other) && $other !== []) {
@@ -151,6 +158,32 @@ final class WorkersController extends Controller
         }
         $priority = $request->input('priority', 'normal');
         return $this->createTask($identifier, $action, $options, is_string($priority) ? $priority : '', false, $token);
+    }
+
+    /**
+     * The worker's own settings form (renderSettings()): what it posts, through the worker's
+     * normalizeSettingsForSave() when it has one, replaces those top-level settings; the
+     * schedule and every other setting stay.
+     */
+    private function saveWorkerForm(Request $request, sWorker $worker): Response|JsonResponse
+    {
+        $instance = $worker->getInstance();
+        if ($instance === null || !method_exists($instance, 'renderSettings')) {
+            return $this->error((string) __('sTask::global.no_settings_form'), 422);
+        }
+        try {
+            $posted = WorkerHooks::settingsToSave($instance, $request->input());
+        } catch (\UnexpectedValueException $e) {
+            return $this->error(trans('sTask::global.settings_not_saved', ['error' => $e->getMessage()]), 422);
+        }
+        $settings = is_array($worker->settings) ? $worker->settings : [];
+        $worker->settings = array_merge($settings, $posted);
+        $worker->save();
+        $this->stask->clearWorkerCache($worker->identifier);
+        if ($request->expectsJson()) {
+            return $this->json(['success' => true, 'settings' => $worker->settings]);
+        }
+        return new Response('', 303, ['Location' => route('sTask.worker.show', ['identifier' => $worker->identifier, 'saved' => 1])]);
     }
 
     /** Upstream's /worker/clean-orphaned: removes workers whose class is gone. */
