@@ -17,20 +17,40 @@ use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\Services\MetricsService;
 use Seiger\sTask\Services\TaskProgress;
 use Seiger\sTask\Services\WorkerService;
+use STask\Tests\Evo\Site;
 
 /**
  * Upstream 2.x's services that packages call directly — WorkerService, TaskProgress,
  * MetricsService and the facade's performance methods — on the engine, with real numbers.
+ * On the embedded SQLite site here; on MariaDB and PostgreSQL in the subclasses.
  */
-final class ServicesTest extends PackageTestCase
+class ServicesTest extends PackageTestCase
 {
     protected array $packages = ['acme/shop', 'acme/mail', 'acme/feeds'];
+    /** "mysql" or "pgsql": the site's database is a server (ServerDatabase); null: SQLite. */
+    protected ?string $server = null;
+    private ?ServerDatabase $db = null;
 
     protected function setUp(): void
     {
-        parent::setUp();
+        if ($this->server === null) {
+            parent::setUp();
+        } else {
+            $this->db = ServerDatabase::create($this, $this->server);
+            $this->site = new Site($this->packages, $this->staskConfig, null, 'evo_', null, null, null, $this->db->connection);
+            $this->artisan('migrate', ['--force' => true]);
+        }
         $this->artisan('stask:discover', ['--activate' => ['product', 'newsletter', 'feed']]);
         FeedWorker::$seen = [];
+    }
+
+    protected function tearDown(): void
+    {
+        if (isset($this->site)) {
+            parent::tearDown();
+        }
+        $this->db?->drop();
+        $this->db = null;
     }
 
     private function workers(): WorkerService
@@ -362,7 +382,7 @@ final class ServicesTest extends PackageTestCase
     {
         $task = sTask::create('feed', 'build', ['items' => 1]);
         // Due ten minutes ago: no worker picked it up until now.
-        $this->site->pdo()->exec('UPDATE evo_s_tasks SET available_at = ' . ((time() - 600) * 1000) . ' WHERE id = ' . (int) $task->id);
+        app('db')->connection(sTask::connectionName())->table('s_tasks')->where('id', $task->id)->update(['available_at' => (time() - 600) * 1000]);
         self::assertSame(1, sTask::processPendingTasks());
         $wait = sTask::getWorkerStats('feed')['feed']['average_wait'];
         self::assertGreaterThanOrEqual(599.0, $wait);
