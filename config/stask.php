@@ -32,6 +32,7 @@ return [
         'schedule' => true,   // run stask:worker every minute from `php artisan schedule:run`
         'limit' => 100,       // tasks per stask:worker pass
         'sleep' => 1,         // seconds stask:work waits when the queue is empty
+        'supervise_every' => 30, // seconds between stask:work's supervisor passes and heartbeat touches (0: no passes)
     ],
 
     // Worker discovery: namespaces never scanned for workers (added to the built-in list).
