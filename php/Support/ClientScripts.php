@@ -13,6 +13,10 @@ final class ClientScripts
 {
     private const FILES = ['global' => 'global.js', 'task' => 'task.js'];
 
+    /** The strings task.js shows (its t('…') keys), from sTask::global. */
+    public const STRINGS = ['run_task', 'done', 'task_queued', 'starting_task', 'task_completed', 'file_too_large', 'chunk_upload',
+        'chunks', 'uploading_file', 'upload_failed', 'error', 'failed', 'cancelled', 'eta'];
+
     /** @var array<string, string> */
     private static array $sources = [];
 
@@ -33,8 +37,7 @@ final class ClientScripts
     public static function taskConfig(): string
     {
         $i18n = [];
-        foreach (['run_task', 'done', 'task_queued', 'starting_task', 'task_completed', 'file_too_large', 'chunk_upload',
-            'chunks', 'uploading_file', 'upload_failed', 'error', 'failed', 'cancelled', 'eta'] as $key) {
+        foreach (self::STRINGS as $key) {
             $i18n[$key] = (string) __('sTask::global.' . $key);
         }
         $limits = '';

@@ -155,18 +155,93 @@ final class ProviderTest extends PackageTestCase
             }
         }
         $missing = [];
+        $usedKeys = [];
         foreach ($files as $file) {
             preg_match_all("/sTask::global\\.([a-z0-9_]+)['\"]/", (string) file_get_contents($file), $m);
             foreach ($m[1] as $key) {
-                if (!str_ends_with($key, '_') && !array_key_exists($key, $en)) { // "priority_" . $p: a prefix
+                if (str_ends_with($key, '_')) { // "priority_" . $p: a prefix
+                    continue;
+                }
+                $usedKeys[] = $key;
+                if (!array_key_exists($key, $en)) {
                     $missing[] = basename($file) . ": $key";
                 }
             }
         }
         self::assertSame([], array_values(array_unique($missing)));
-        // The strings the page scripts show (Controller::I18N).
+        // The strings the page scripts show (Controller::I18N), and those of the widget script
+        // clients include (ClientScripts::STRINGS, read by its t('…') calls).
         $i18n = (new \ReflectionClassConstant(\Seiger\sTask\Http\Controllers\Controller::class, 'I18N'))->getValue();
         self::assertSame([], array_values(array_diff($i18n, array_keys($en))));
+        preg_match_all("/\\bt\\('([a-z0-9_]+)'/", (string) file_get_contents(Site::REPO . '/assets/js/widgets/task.js'), $m);
+        self::assertNotEmpty($m[1]);
+        self::assertSame([], array_values(array_diff($m[1], \Seiger\sTask\Support\ClientScripts::STRINGS)), 'task.js is sent every string it shows');
+        // Every one of them, in every shipped locale.
+        foreach (['en', 'uk', 'ru'] as $locale) {
+            $strings = require Site::REPO . "/lang/$locale/global.php";
+            foreach (array_unique(array_merge($usedKeys, $i18n, \Seiger\sTask\Support\ClientScripts::STRINGS)) as $key) {
+                self::assertIsString($strings[$key] ?? null, "lang/$locale: $key");
+                self::assertNotSame('', trim($strings[$key]), "lang/$locale: $key");
+            }
+        }
+    }
+
+    /**
+     * Every key upstream sTask 2.2 has that its code, its manager or client packages read
+     * (UI, permissions, supervisor, schedules, the keys client widgets use): in every locale,
+     * translated (not the English text), with the same :placeholders.
+     */
+    public function testUpstreamsKeysAreTranslatedInEveryLocale(): void
+    {
+        $upstream = [
+            'module_title', 'module_description', 'module_icon',
+            'tasks', 'logs', 'active_workers', 'recent_error_logs', 'search_tasks', 'search_logs', 'created_range', 'task_details',
+            'search_workers', 'priority_low', 'priority_normal', 'priority_high', 'user', 'available', 'missing', 'visible', 'hidden',
+            'show_worker', 'hide_worker', 'visibility', 'class_exists', 'worker_status', 'last_task', 'last_run', 'default_position',
+            'additional_settings', 'additional_settings_help', 'open_file', 'refresh_worker_registry', 'edit_worker',
+            'permissions_group', 'permission_access',
+            'schedule_supervisor', 'schedule_supervisor_short', 'supervisor_key', 'supervisor_state', 'supervisor_pid',
+            'supervisor_heartbeat', 'supervisor_uptime', 'supervisor_last_diagnostic', 'supervisor_last_transition',
+            'supervisor_state_healthy', 'supervisor_state_starting', 'supervisor_state_degraded', 'supervisor_state_failed',
+            'supervisor_state_stopped', 'supervisor_contract_required', 'supervisor_schedule_unsupported', 'supervisor_empty_key',
+            'supervisor_event_started', 'supervisor_event_restarted', 'supervisor_event_recovered', 'supervisor_event_stopped',
+            'supervisor_event_failed', 'supervisor_event_degraded', 'supervisor_event_diagnostic_changed',
+            'frequency_minutely', 'frequency_monthly', 'frequency_hourly', 'frequency_daily', 'frequency_weekly',
+            'interval_5min', 'interval_15min', 'interval_30min', 'interval_hourly',
+            'schedule_manual', 'schedule_once', 'schedule_periodic', 'schedule_regular', 'schedule_at', 'schedule_once_label',
+            'task_emergency_stopped', 'generated_files', 'worker_description', 'identifier', 'scope', 'active', 'inactive',
+            'run_task', 'done', 'task_queued', 'starting_task', 'task_completed', 'file_too_large', 'chunk_upload', 'chunks',
+            'uploading_file', 'upload_failed',
+            // statuses
+            'pending', 'preparing', 'running', 'completed', 'cancelled', 'failed', 'unknown',
+        ];
+        // The same in every language: names, not words.
+        $names = ['module_title' => 'sTask', 'module_icon' => 'tabler-progress-check', 'permissions_group' => null];
+        $en = require Site::REPO . '/lang/en/global.php';
+        self::assertSame('Run Task', $en['run_task']);
+        self::assertLessThanOrEqual(140, mb_strlen($en['module_description']));
+        foreach (['en', 'uk', 'ru'] as $locale) {
+            $strings = require Site::REPO . "/lang/$locale/global.php";
+            foreach ($upstream as $key) {
+                self::assertArrayHasKey($key, $strings, "lang/$locale: $key");
+                self::assertIsString($strings[$key], "lang/$locale: $key");
+                self::assertNotSame('', trim($strings[$key]), "lang/$locale: $key");
+                if (array_key_exists($key, $names)) {
+                    if ($names[$key] !== null) {
+                        self::assertSame($names[$key], $strings[$key], "lang/$locale: $key");
+                    }
+                    continue;
+                }
+                preg_match_all('/:[a-z_]+/', $en[$key], $want);
+                preg_match_all('/:[a-z_]+/', $strings[$key], $have);
+                self::assertEqualsCanonicalizing($want[0], $have[0], "lang/$locale: $key keeps the placeholders");
+                if ($locale !== 'en') {
+                    self::assertNotSame($en[$key], $strings[$key], "lang/$locale: $key is translated");
+                    self::assertMatchesRegularExpression('/\\p{Cyrillic}/u', $strings[$key], "lang/$locale: $key is in $locale");
+                }
+            }
+            self::assertLessThanOrEqual(140, mb_strlen($strings['module_description']), "lang/$locale: module_description");
+        }
     }
 
     public function testPublishingWritesTheAliasAndSettings(): void
