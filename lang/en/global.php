@@ -195,6 +195,7 @@ return [
     'supervisor_event_failed' => 'Supervised process :supervisor failed.',
     'supervisor_event_degraded' => 'Supervised process :supervisor is degraded.',
     'supervisor_event_diagnostic_changed' => 'Supervised process :supervisor reports a new diagnostic.',
+    'supervisor_event_starting' => 'Supervised process :supervisor is starting.',
     'frequency_minutely' => 'Every minute',
     'frequency_monthly' => 'Monthly',
     'interval_5min' => 'Every 5 minutes',

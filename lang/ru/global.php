@@ -195,6 +195,7 @@ return [
     'supervisor_event_failed' => 'Процесс :supervisor завершился сбоем.',
     'supervisor_event_degraded' => 'Процесс :supervisor работает с перебоями.',
     'supervisor_event_diagnostic_changed' => 'Процесс :supervisor сообщил новую диагностику.',
+    'supervisor_event_starting' => 'Процесс :supervisor запускается.',
     'frequency_minutely' => 'Ежеминутно',
     'frequency_monthly' => 'Ежемесячно',
     'interval_5min' => 'Каждые 5 минут',

@@ -195,6 +195,7 @@ return [
     'supervisor_event_failed' => 'Процес :supervisor завершився збоєм.',
     'supervisor_event_degraded' => 'Процес :supervisor працює з перебоями.',
     'supervisor_event_diagnostic_changed' => 'Процес :supervisor повідомив нову діагностику.',
+    'supervisor_event_starting' => 'Процес :supervisor запускається.',
     'frequency_minutely' => 'Щохвилини',
     'frequency_monthly' => 'Щомісяця',
     'interval_5min' => 'Кожні 5 хвилин',
