@@ -23,8 +23,9 @@ return [
     // Claims live this long without a heartbeat; a crashed worker's task is rescued after it.
     'lease_seconds' => 60,
 
-    // Attempts for tasks that do not set their own, and the delay between them.
-    'max_attempts' => 3,
+    // Attempts for tasks whose worker declares no `tries` and that set no maxAttempts (1: run
+    // once, as upstream did), and the delay between attempts.
+    'max_attempts' => 1,
     'backoff' => ['base' => 10, 'factor' => 2, 'max' => 3600, 'jitter' => 0.2],
 
     // stask:worker (the cron/scheduler pass) and stask:work (the long-running worker).

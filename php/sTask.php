@@ -14,6 +14,7 @@ use Seiger\sTask\Services\TaskRunner;
 use Seiger\sTask\Services\WorkerDiscovery;
 use Seiger\sTask\Services\WorkerService;
 use Seiger\sTask\Support\EngineSettings;
+use Seiger\sTask\Support\Retries;
 use STask\Engine;
 
 /**
@@ -23,7 +24,8 @@ use STask\Engine;
  */
 class sTask
 {
-    public const VERSION = '0.1.0';
+    /** A 2.x release: packages that require seiger/stask ^2.0 install and run on it. */
+    public const VERSION = '2.3.0';
 
     /** Kept once resolved: workers reach it per progress report, and a container lookup costs more than the report. */
     private ?Engine $engine = null;
@@ -58,7 +60,14 @@ class sTask
     // --- tasks -------------------------------------------------------------------------------
 
     /**
-     * Queues a task for the worker `$identifier`.
+     * Queues a task for the worker `$identifier`. While a task of the same worker and action
+     * with the same data (compared after sTaskModel::normalizeMeta(), types included) is
+     * pending or running, that task is returned instead of a second one (upstream 2.1's rule;
+     * here a unique key in the database makes it hold across processes and servers). Pass
+     * `options: ['unique' => false]` to always queue a new task, or your own `unique` key.
+     *
+     * A task runs once unless the worker declares `tries` (see Support\Retries) or
+     * `options['maxAttempts']` says otherwise.
      *
      * @param array<string, mixed> $data the task's input, passed to the worker as $options
      * @param array<string, mixed> $options maxAttempts, delay (seconds), availableAt, unique
@@ -74,12 +83,18 @@ class sTask
         if ($userId !== null) {
             $options['userId'] = $userId;
         }
-        $task = $this->engine()->create($identifier, $action, $data, $priority, $options);
+        if (!array_key_exists('unique', $options)) {
+            $options['unique'] = sTaskModel::duplicateKey($identifier, $action, sTaskModel::normalizeMeta($data));
+        } elseif ($options['unique'] === false || $options['unique'] === null) {
+            unset($options['unique']);
+        }
+        $task = $this->engine()->create($identifier, $action, $data, $priority, $this->withTries($identifier, $options));
         return sTaskModel::fromTask($task);
     }
 
     /**
-     * Queues many tasks in one transaction: all of them or, on bad input, none.
+     * Queues many tasks in one transaction: all of them or, on bad input, none. No duplicate
+     * suppression unless a task names its own `unique` key.
      *
      * @param list<array<string, mixed>> $tasks each ['identifier' => …, 'action' => …,
      *        'data' => […], 'priority' => …] plus any create() option (maxAttempts, delay, …)
@@ -87,7 +102,35 @@ class sTask
      */
     public function createMany(array $tasks): Collection
     {
+        foreach ($tasks as $i => $task) {
+            if (is_array($task) && is_string($task['identifier'] ?? null)) {
+                $tasks[$i] = $this->withTries($task['identifier'], $task);
+            }
+        }
         return new Collection(array_map(sTaskModel::fromTask(...), $this->engine()->createMany($tasks)));
+    }
+
+    /**
+     * `maxAttempts` from the worker's `tries` when the caller gave none (else the site's
+     * default, `stask.max_attempts`, 1 unless changed).
+     *
+     * @param array<string, mixed> $options
+     * @return array<string, mixed>
+     */
+    private function withTries(string $identifier, array $options): array
+    {
+        if (array_key_exists('maxAttempts', $options)) {
+            return $options;
+        }
+        try {
+            $tries = Retries::tries($this->app->make(WorkerService::class)->resolveWorker($identifier));
+        } catch (\Throwable) {
+            $tries = null;
+        }
+        if ($tries !== null) {
+            $options['maxAttempts'] = $tries;
+        }
+        return $options;
     }
 
     /** Runs one task now, in this process (even if it is not due yet). True when it completed. */

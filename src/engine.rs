@@ -261,6 +261,53 @@ impl PhpEngine {
         guarded(|| self.engine.fail(id_arg(id)?, &message).map_err(to_php))
     }
 
+    /// Sets a task's status the way upstream's model writes did (10, 30, 50, 80, 90, 100).
+    /// The worker running the task may mark it preparing or running, complete it, fail it
+    /// (kept failed unless attempts remain and it then throws) or cancel it; anyone may
+    /// complete, fail or cancel a pending task. Anything else throws InvalidStateException
+    /// (LeaseLostException for a worker that lost its lease) and changes nothing.
+    ///
+    /// @param mixed $result stored as JSON (completed only)
+    #[php(optional = "message")]
+    pub fn set_status(&self, id: i64, status: i64, message: Option<String>, result: Option<&Zval>) -> PhpResult<()> {
+        guarded(|| {
+            let result = match result {
+                Some(z) if !z.is_null() => Some(convert::to_json(z).map_err(|e| invalid(e.describe("result")))?),
+                _ => None,
+            };
+            let status = Status::from_code(status);
+            self.engine.set_status(id_arg(id)?, status, message.as_deref(), result).map_err(to_php)
+        })
+    }
+
+    /// Whether this process's worker is running the task right now (its handler has not
+    /// returned): status and progress writes to it are then the owner's.
+    pub fn owns(&self, id: i64) -> PhpResult<bool> {
+        guarded(|| self.engine.owns(id_arg(id)?).map_err(to_php))
+    }
+
+    /// Sets when a pending task may run: a Unix time in seconds (fractions allowed). False when
+    /// the task is not pending.
+    pub fn reschedule(&self, id: i64, available_at: f64) -> PhpResult<bool> {
+        guarded(|| {
+            if !available_at.is_finite() {
+                return Err(invalid("availableAt must be a finite Unix time"));
+            }
+            self.engine.reschedule(id_arg(id)?, (available_at * 1000.0).round() as i64).map_err(to_php)
+        })
+    }
+
+    /// The delay in seconds before the next attempt, should the attempt this process runs fail
+    /// (a worker's own backoff instead of the engine's).
+    pub fn retry_after(&self, id: i64, seconds: f64) -> PhpResult<()> {
+        guarded(|| {
+            if !seconds.is_finite() || seconds < 0.0 {
+                return Err(invalid(format!("seconds must be a finite number of seconds, got {seconds}")));
+            }
+            self.engine.retry_after(id_arg(id)?, (seconds.min(1e12) * 1000.0).round() as i64).map_err(to_php)
+        })
+    }
+
     /// Cancels: a pending task at once; a running one at its next progress report or
     /// isCancelled() check. False when it had already finished.
     pub fn cancel(&self, id: i64) -> PhpResult<bool> {

@@ -89,7 +89,7 @@ function stask_progress(array $backend, string $dir, string $prefix, int $n): ar
 function stask_log(array $backend, string $dir, string $prefix, int $n): array
 {
     [$us] = stask_inTask($backend, $dir, $prefix, 'log', ['n' => $n]);
-    return ['value' => $us, 'unit' => 'µs', 'how' => '$this->log() in a worker'];
+    return ['value' => $us, 'unit' => 'µs', 'how' => '$this->appendTaskLog() in a worker'];
 }
 
 function stask_fill(int $n): void

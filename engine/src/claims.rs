@@ -61,6 +61,13 @@ pub struct Claim {
     pub finished_by_handler: bool,
     /// What the handler made of it, when it finished the task itself.
     pub handler_status: Option<crate::task::Status>,
+    /// Preparing or running, as the owner last set it (upstream workers write both).
+    pub status: crate::task::Status,
+    /// The owner marked the task failed while attempts remain: a throw that follows retries
+    /// it, a normal return fails it for good with this message.
+    pub failed_by_owner: Option<String>,
+    /// The owner's backoff for the next attempt, should this one fail.
+    pub retry_delay_ms: Option<i64>,
     /// "Attempt n started", written only once the attempt logs something (so quick silent
     /// tasks cost no log file).
     pub pending_start: Option<crate::files::LogEntry>,
@@ -85,6 +92,9 @@ impl Claim {
             cancel_observed: false,
             finished_by_handler: false,
             handler_status: None,
+            status: crate::task::Status::Running,
+            failed_by_owner: None,
+            retry_delay_ms: None,
             pending_start: None,
             progress: Progress { percent: task.progress, ..Progress::default() },
         }

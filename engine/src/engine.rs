@@ -305,7 +305,7 @@ impl Engine {
                 // heartbeat thread, so a tight loop never waits on the network.
                 let due = claim.progress.last_file_write.is_none_or(|t| t.elapsed() >= shared.progress_interval);
                 if self.journal.is_local() && (due || claim.progress.percent >= 100) {
-                    let snapshot = claim.snapshot("running", now_ms(), None);
+                    let snapshot = claim.snapshot(claim.status.name(), now_ms(), None);
                     self.journal.write_snapshot(&snapshot)?;
                     claim.progress.file_dirty = false;
                     claim.progress.has_file = true;
@@ -316,6 +316,9 @@ impl Engine {
                 self.inline_upkeep(&mut rt);
                 return Ok(());
             }
+        }
+        if self.after_finish_progress(&shared, id, &update)? {
+            return Ok(());
         }
         // Not ours: only a task nobody runs may be annotated (e.g. "waiting for upload").
         let task = self.get(id)?;
@@ -337,6 +340,25 @@ impl Engine {
         self.journal.write_snapshot(&snapshot)
     }
 
+    /// Progress reported by a worker after it finished its task itself (upstream workers push
+    /// a last `['status' => 'finished', …]`): it only refreshes the final snapshot.
+    fn after_finish_progress(&self, shared: &Shared, id: i64, update: &ProgressUpdate) -> Result<bool> {
+        let mut registry = shared.registry.lock();
+        let Some(claim) = registry.get_mut(id).filter(|c| c.finished_by_handler) else { return Ok(false) };
+        let status = claim.handler_status.unwrap_or(Status::Completed);
+        // The message stays the one the task finished with, as in its row.
+        merge_progress(claim, ProgressUpdate { message: None, ..update.clone() });
+        if status == Status::Completed {
+            claim.progress.percent = 100;
+        }
+        claim.progress.db_dirty = false;
+        if claim.progress.has_file || self.journal.has_snapshot(id) {
+            let now = now_ms();
+            self.journal.write_snapshot(&claim.snapshot(status.name(), now, Some(now)))?;
+        }
+        Ok(true)
+    }
+
     /// The task's progress: the live state for tasks this process runs, else the snapshot
     /// file, else what the database knows.
     pub fn progress(&self, id: i64) -> Result<Value> {
@@ -346,7 +368,7 @@ impl Engine {
             if let Some(claim) =
                 registry.claims.get(&id).filter(|c| c.phase != Phase::Finishing && !c.finished_by_handler)
             {
-                return Ok(claim.snapshot("running", now_ms(), None).to_value());
+                return Ok(claim.snapshot(claim.status.name(), now_ms(), None).to_value());
             }
         }
         if let Some(value) = self.journal.read_snapshot(id)? {
@@ -403,6 +425,9 @@ impl Engine {
         let result = result.map(|v| encode_json("result", &v)).transpose()?;
         let message = message.unwrap_or("Completed");
         check_message(message)?;
+        if self.finished_here(id, Status::Completed)? {
+            return Ok(());
+        }
         let transition = Transition::Complete { result: result.clone(), message: message.to_owned() };
         if self.finish_owned(id, transition, Status::Completed, Level::Info, format!("Completed: {message}"))? {
             return Ok(());
@@ -414,6 +439,9 @@ impl Engine {
     /// Fails a task for good (no retry). To have it retried, throw from the handler instead.
     pub fn fail(&self, id: i64, message: &str) -> Result<()> {
         check_message(message)?;
+        if self.finished_here(id, Status::Failed)? {
+            return Ok(());
+        }
         let transition = Transition::Fail { error: message.to_owned(), message: format!("Failed: {message}") };
         if self.finish_owned(id, transition, Status::Failed, Level::Error, format!("Failed: {message}"))? {
             return Ok(());
@@ -422,9 +450,25 @@ impl Engine {
         self.after_unowned_change(id, done, "fail", Level::Error, format!("Failed without running: {message}"))
     }
 
+    /// Whether this process's worker already finished the task with `status` (a repeated
+    /// finish is a no-op); an error when it finished it otherwise.
+    fn finished_here(&self, id: i64, status: Status) -> Result<bool> {
+        let shared = self.shared()?;
+        let registry = shared.registry.lock();
+        match registry.claims.get(&id).filter(|c| c.finished_by_handler).and_then(|c| c.handler_status) {
+            None => Ok(false),
+            Some(done) if done == status => Ok(true),
+            Some(done) => Err(Error::InvalidState {
+                id,
+                status: done,
+                operation: "change the status (its worker already finished it; retry() queues it again)",
+            }),
+        }
+    }
+
     /// Applies a terminal transition to a task this process runs. `Ok(false)` when it does not
     /// run it (the caller then tries the unowned path).
-    fn finish_owned(
+    pub(crate) fn finish_owned(
         &self,
         id: i64,
         transition: Transition,
@@ -468,7 +512,7 @@ impl Engine {
     }
 
     /// After a change to a task nobody runs: refresh its files, or explain why nothing changed.
-    fn after_unowned_change(
+    pub(crate) fn after_unowned_change(
         &self,
         id: i64,
         changed: bool,

@@ -54,7 +54,7 @@ impl Shared {
                 let p = &claim.progress;
                 let due = p.last_file_write.is_none_or(|t| t.elapsed() >= self.progress_interval);
                 if p.file_dirty && !claim.lost && (force || due) {
-                    let snapshot = claim.snapshot("running", now, None);
+                    let snapshot = claim.snapshot(claim.status.name(), now, None);
                     claim.progress.last_file_write = Some(Instant::now());
                     if !local {
                         claim.progress.file_dirty = false;

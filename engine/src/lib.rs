@@ -13,6 +13,7 @@
 //! - [`files`]: `{id}.json` progress snapshots and `{id}.log` logs.
 //! - [`wait`]: blocking until work may be there (PostgreSQL `LISTEN`, polling elsewhere).
 //! - [`discovery`]: finding worker classes in Composer packages without running PHP.
+//! - [`status_write`]: status writes from a task's model (upstream workers' Eloquent updates).
 //! - [`retry`]: exponential backoff with jitter.
 //! - [`metrics`]: throughput and timings for dashboards.
 //! - [`error`]: the one error type, mapped to PHP exceptions by the extension.
@@ -28,6 +29,7 @@ pub mod journal;
 pub mod metrics;
 pub mod process;
 pub mod retry;
+pub mod status_write;
 pub mod store;
 pub mod task;
 pub mod time;

@@ -282,6 +282,9 @@ impl Engine {
         }
         let cancelled = outcome == Outcome::Cancelled
             || (claim.cancel_requested && (claim.cancel_observed || !matches!(outcome, Outcome::Returned)));
+        // The worker marked the task failed while attempts remained: a throw retries as usual,
+        // anything else (or a throw on the last attempt) fails it with the worker's message.
+        let owner_failure = claim.failed_by_owner.clone();
         let (transition, status_after, entry) = if cancelled {
             report.cancelled += 1;
             let message = "Cancelled while running".to_string();
@@ -290,7 +293,7 @@ impl Engine {
             match &outcome {
                 Outcome::Threw(err) if claim.attempt < claim.max_attempts => {
                     report.retried += 1;
-                    let delay = self.config.retry.delay_ms(claim.attempt);
+                    let delay = claim.retry_delay_ms.unwrap_or_else(|| self.config.retry.delay_ms(claim.attempt));
                     let message = format!(
                         "Attempt {}/{} failed: {}; next attempt in {}",
                         claim.attempt,
@@ -312,12 +315,23 @@ impl Engine {
                 }
                 Outcome::Threw(err) => {
                     report.failed += 1;
-                    let message = format!("Failed after {} attempt(s): {}", claim.attempt, err.message);
+                    let message = owner_failure
+                        .clone()
+                        .unwrap_or_else(|| format!("Failed after {} attempt(s): {}", claim.attempt, err.message));
                     let context = json!({ "exception": err.class, "file": err.file, "line": err.line });
                     (
                         Transition::Fail { error: err.describe(), message: message.clone() },
                         Status::Failed,
                         Some((Level::Error, message, Some(context))),
+                    )
+                }
+                _ if owner_failure.is_some() => {
+                    report.failed += 1;
+                    let message = owner_failure.clone().unwrap_or_default();
+                    (
+                        Transition::Fail { error: message.clone(), message: message.clone() },
+                        Status::Failed,
+                        Some((Level::Error, format!("Failed: {message}"), None)),
                     )
                 }
                 _ => {

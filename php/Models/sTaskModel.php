@@ -47,6 +47,12 @@ class sTaskModel extends Model
     public const STATUS_CANCELLED = 90;
     public const STATUS_FAILED = 100;
 
+    /** Statuses of a task that is not finished yet (upstream 2.1). */
+    public const TASK_ACTIVE_STATUSES = [self::STATUS_PENDING, self::STATUS_PREPARING, self::STATUS_RUNNING];
+
+    /** Columns whose writes are lifecycle transitions: they go through the engine. */
+    private const LIFECYCLE_COLUMNS = ['status', 'message', 'result', 'progress', 'start_at', 'finished_at'];
+
     private const STATUS_TEXT = [10 => 'pending', 30 => 'preparing', 50 => 'running', 80 => 'completed', 90 => 'cancelled', 100 => 'failed'];
 
     protected $table = 's_tasks';
@@ -116,6 +122,57 @@ class sTaskModel extends Model
         $model->setConnection(sTask::connectionName());
         $model->fireModelEvent('retrieved', false);
         return $model;
+    }
+
+    /** @return list<int> the statuses of unfinished tasks: pending, preparing, running */
+    public static function activeStatuses(): array
+    {
+        return self::TASK_ACTIVE_STATUSES;
+    }
+
+    /**
+     * Task data in a canonical form: keys of maps sorted (recursively), lists kept in order, so
+     * that two equal payloads compare equal (`===`) whatever order their keys were built in.
+     */
+    public static function normalizeMeta(array $meta): array
+    {
+        if (!array_is_list($meta)) {
+            ksort($meta);
+        }
+        foreach ($meta as $key => $value) {
+            if (is_array($value)) {
+                $meta[$key] = self::normalizeMeta($value);
+            }
+        }
+        return $meta;
+    }
+
+    /**
+     * The oldest unfinished task of this worker and action with the same data (compared after
+     * normalizeMeta(), types included), or null. sTask::create() uses the same rule, atomically.
+     */
+    public static function findActiveDuplicate(string $identifier, string $action, array $meta = []): ?self
+    {
+        $normalized = self::normalizeMeta($meta);
+        $keyed = static::query()->where('unique_key', self::duplicateKey($identifier, $action, $normalized))
+            ->whereIn('status', self::TASK_ACTIVE_STATUSES)->orderBy('id')->first();
+        if ($keyed !== null) {
+            return $keyed;
+        }
+        // Tasks queued before duplicate keys existed (e.g. by upstream sTask) carry no key.
+        return static::query()->where('identifier', $identifier)->where('action', $action)
+            ->whereIn('status', self::TASK_ACTIVE_STATUSES)->whereNull('unique_key')->orderBy('id')->get()
+            ->first(static fn (self $task): bool => self::normalizeMeta((array) $task->meta) === $normalized);
+    }
+
+    /**
+     * The unique key that makes sTask::create() hand back an unfinished duplicate instead of
+     * queueing a second task: worker, action and the normalized data, hashed.
+     */
+    public static function duplicateKey(string $identifier, string $action, array $normalizedMeta): string
+    {
+        $json = json_encode([$identifier, $action, $normalizedMeta], JSON_PRESERVE_ZERO_FRACTION | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE);
+        return 'dup:' . hash('sha256', (string) $json);
     }
 
     public static function statusText(int|string|null $status): string
@@ -298,26 +355,116 @@ class sTaskModel extends Model
         return sTask::cancel($this);
     }
 
+    /**
+     * Upstream's start of a run: marks the task running. For the worker running it, this is a
+     * status write with its claim (the engine already counted the attempt and set start_at);
+     * anyone else gets an exception (sTask::execute() runs a task now).
+     */
+    public function markAsRunning(): void
+    {
+        $this->update(['status' => self::STATUS_RUNNING]);
+    }
+
     /** Completes the task (its worker, or anyone while it is pending). */
     public function markAsFinished(?string $message = null, mixed $result = null): void
     {
-        sTask::engine()->complete((int) $this->id, $result, $message);
+        sTask::engine()->setStatus($this->taskId(), self::STATUS_COMPLETED, $message ?? 'Task completed successfully', $result);
         $this->refreshQuietly();
     }
 
+    /** Fails the task (its worker, or anyone while it is pending). */
     public function markAsFailed(string $message): void
     {
-        sTask::engine()->fail((int) $this->id, $message);
+        sTask::engine()->setStatus($this->taskId(), self::STATUS_FAILED, $message);
         $this->refreshQuietly();
     }
 
     /** Reports progress (0–100) and an optional message. */
     public function updateProgress(int $progress, ?string $message = null): void
     {
-        sTask::engine()->pushProgress((int) $this->id, array_filter(
+        sTask::engine()->pushProgress($this->taskId(), array_filter(
             ['progress' => max(0, min(100, $progress)), 'message' => $message],
             static fn ($v) => $v !== null
         ));
+    }
+
+    // --- writes --------------------------------------------------------------------------------
+
+    /**
+     * Saves the model. Upstream's workers and packages write a task's lifecycle through its
+     * model (`$task->update(['status' => 50])`, `['start_at' => …]`, `sTaskModel::create()`);
+     * those columns are the engine's, so their writes become engine transitions: the worker
+     * running the task writes with its claim, anyone else only where no worker holds it.
+     * Other columns are saved as usual.
+     */
+    public function save(array $options = [])
+    {
+        if (!$this->exists) {
+            return $this->insertThroughEngine($options);
+        }
+        $dirty = array_intersect_key($this->getDirty(), array_flip(self::LIFECYCLE_COLUMNS));
+        if ($dirty === []) {
+            return parent::save($options);
+        }
+        (new TaskWrite($this, $dirty))->apply();
+        // The transition is written; the rest (meta, priority, …) goes the usual way.
+        return parent::save($options);
+    }
+
+    /** Deletes the task with its progress and log (the engine refuses a running task). */
+    protected function performDeleteOnModel()
+    {
+        $id = $this->taskId();
+        if (sTask::engine()->delete([$id]) === [] && sTask::engine()->find($id) !== null) {
+            throw new \LogicException("Task $id is running: cancel it first (sTask::cancel()), then delete it");
+        }
+        $this->exists = false;
+    }
+
+    public function newEloquentBuilder($query)
+    {
+        return new TaskQuery($query);
+    }
+
+    /** A task created as a model (upstream's insert) is created by the engine. */
+    private function insertThroughEngine(array $options): bool
+    {
+        if ($this->fireModelEvent('saving') === false || $this->fireModelEvent('creating') === false) {
+            return false;
+        }
+        $a = $this->attributes;
+        $meta = $this->meta;
+        $engineOptions = ['unique' => false];
+        foreach (['max_attempts' => 'maxAttempts', 'started_by' => 'userId'] as $column => $option) {
+            if (isset($a[$column])) {
+                $engineOptions[$option] = (int) $a[$column];
+            }
+        }
+        if (isset($a['start_at'])) {
+            $engineOptions['availableAt'] = $this->asDateTime($this->start_at)->getTimestamp();
+        }
+        $task = sTask::engine()->create((string) ($a['identifier'] ?? ''), (string) ($a['action'] ?? ''),
+            is_array($meta) ? $meta : [], (string) ($a['priority'] ?? 'normal'), $engineOptions);
+        $status = isset($a['status']) ? (int) $a['status'] : self::STATUS_PENDING;
+        if ($status !== self::STATUS_PENDING) {
+            sTask::engine()->setStatus($task->id, $status, isset($a['message']) ? (string) $a['message'] : null, $this->result);
+        }
+        $fresh = static::query()->findOrFail($task->id);
+        $this->setRawAttributes($fresh->getAttributes(), true);
+        $this->exists = true;
+        $this->wasRecentlyCreated = true;
+        $this->fireModelEvent('created', false);
+        $this->fireModelEvent('saved', false);
+        return true;
+    }
+
+    /** After the engine wrote them: these columns now hold what the row holds. */
+    public function syncLifecycle(array $values): void
+    {
+        foreach ($values as $key => $value) {
+            $this->attributes[$key] = $value;
+        }
+        $this->syncOriginalAttributes(array_keys($values));
     }
 
     private function refreshQuietly(): void

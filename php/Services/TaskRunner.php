@@ -9,6 +9,7 @@ use Seiger\sTask\Exceptions\ActionNotFoundException;
 use Seiger\sTask\Facades\sTask;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Support\ActionMethod;
+use Seiger\sTask\Support\Retries;
 use Seiger\sTask\Workers\BaseWorker;
 use STask\Task;
 
@@ -43,10 +44,27 @@ final class TaskRunner
         $worker = $this->workers->resolve($task->identifier);
         $model = sTaskModel::fromTask($task);
         $options = $task->data;
-        if ($worker instanceof BaseWorker) {
-            $worker->invokeAction($task->action, $model, $options);
-            return;
+        try {
+            if ($worker instanceof BaseWorker) {
+                $worker->invokeAction($task->action, $model, $options);
+                return;
+            }
+            $this->invoke($worker, $task, $model, $options);
+        } catch (\Throwable $e) {
+            // A worker's own backoff (Laravel-style `$backoff`) for the retry, if one follows.
+            if ($task->attempts < $task->maxAttempts && ($delay = Retries::backoff($worker, $task->attempts)) !== null) {
+                try {
+                    sTask::engine()->retryAfter($task->id, $delay);
+                } catch (\Throwable) {
+                    // The lease was lost meanwhile: the retry is no longer this worker's.
+                }
+            }
+            throw $e;
         }
+    }
+
+    private function invoke(object $worker, Task $task, sTaskModel $model, array $options): void
+    {
         // A worker that implements TaskInterface without BaseWorker runs too (upstream's failed).
         $method = ActionMethod::find($worker, $task->action)
             ?? throw ActionNotFoundException::for($worker::class, $task->action, ActionMethod::for($task->action));

@@ -65,7 +65,7 @@ class ArtisanWorker extends BaseWorker
             $this->markFailed($task, "artisan not found at $artisan");
             return;
         }
-        $this->log($task, 'info', 'php artisan ' . implode(' ', array_map('escapeshellarg', array_merge([$command], $arguments))));
+        $this->appendTaskLog($task, 'info', 'php artisan ' . implode(' ', array_map('escapeshellarg', array_merge([$command], $arguments))));
         $started = microtime(true);
         $lines = 0;
         $run = CommandLine::run(
@@ -74,7 +74,7 @@ class ArtisanWorker extends BaseWorker
             function (string $line) use ($task, &$lines): void {
                 $lines++;
                 if (trim($line) !== '') {
-                    $this->log($task, 'info', $line);
+                    $this->appendTaskLog($task, 'info', $line);
                     $this->pushProgress($task, ['message' => mb_substr($line, 0, 200)]);
                 }
             },
@@ -87,7 +87,7 @@ class ArtisanWorker extends BaseWorker
             $this->markFailed($task, "artisan $command $why after {$seconds} s: " . implode(' | ', array_slice($run['tail'], -5)));
             return;
         }
-        $this->markFinished($task, $result, "Artisan executed: $command ({$seconds} s)");
+        $this->markFinishedWith($task, $result, "Artisan executed: $command ({$seconds} s)");
     }
 
     /** Exact names, or prefixes ending in "*" ("cache:*" allows "cache:clear"). */

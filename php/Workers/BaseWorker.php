@@ -15,8 +15,14 @@ use Seiger\sTask\Support\Schedule;
 
 /**
  * Base class for workers. Write `public function task{Action}(sTaskModel $task, array $options)`
- * methods; report with pushProgress(), log(), and finish with markFinished()/markFailed() — or
- * just return (completed) or throw (the attempt fails and is retried with backoff).
+ * methods; report with pushProgress(), appendTaskLog(), and finish with markFinished()/markFailed()
+ * — or just return (completed) or throw (the task fails; it is retried only if the worker opts
+ * in with `public $tries` / `tries()` and optionally `$backoff` / `backoff()`, as Laravel jobs do).
+ *
+ * The public and protected members keep upstream sTask 2.x's names and signatures, so a worker
+ * written for upstream (its own constructor calling parent::__construct(), `protected sWorker
+ * $worker`, `getConfig()` without a return type, its own `log()` helper …) loads unchanged.
+ * What this class adds has names a worker is unlikely to use for its own helpers.
  *
  * ```php
  * class ProductWorker extends BaseWorker
@@ -29,8 +35,41 @@ use Seiger\sTask\Support\Schedule;
  */
 abstract class BaseWorker implements TaskInterface
 {
-    /** The registry row, loaded on first use (not in the constructor: no query per instance). */
-    protected ?sWorker $worker = null;
+    /**
+     * The registry row (upstream's type). Loaded on first use rather than in the constructor,
+     * so that building a worker costs no query: the constructor unsets it and __get() loads it.
+     */
+    protected sWorker $worker;
+
+    public function __construct()
+    {
+        unset($this->worker);
+    }
+
+    /**
+     * `$this->log($task, $level, $message, $context)` and `$this->isCancelled($task)` as
+     * shorthands for appendTaskLog() and cancelRequested(). They are not declared methods, so a
+     * worker may declare its own log() or isCancelled() with any signature (upstream's workers
+     * do), and then its own is called.
+     */
+    public function __call(string $name, array $arguments): mixed
+    {
+        return match ($name) {
+            'log' => $this->appendTaskLog(...$arguments),
+            'isCancelled' => $this->cancelRequested(...$arguments),
+            default => throw new \Error('Call to undefined method ' . static::class . '::' . $name . '()'),
+        };
+    }
+
+    /** Loads the registry row the first time `$this->worker` is read. */
+    public function __get(string $name): mixed
+    {
+        if ($name === 'worker') {
+            return $this->workerRecord();
+        }
+        trigger_error('Undefined property: ' . static::class . '::$' . $name, E_USER_WARNING);
+        return null;
+    }
 
     public function icon(): string
     {
@@ -82,7 +121,7 @@ abstract class BaseWorker implements TaskInterface
     }
 
     /** A setting by dot-notation key; a stored null is returned as null, not the default. */
-    public function getConfig(string $key, mixed $default = null): mixed
+    public function getConfig(string $key, $default = null)
     {
         $value = $this->settings();
         foreach (explode('.', $key) as $segment) {
@@ -123,21 +162,23 @@ abstract class BaseWorker implements TaskInterface
     }
 
     /** Whether the schedule says to run now (the same rule stask:worker uses to queue runs). */
-    public function shouldRunNow(?\DateTimeInterface $now = null): bool
+    public function shouldRunNow(): bool
     {
-        return Schedule::isDue($this->getSchedule(), $now ?? now());
+        return Schedule::isDue($this->getSchedule(), now());
     }
 
-    /** Queues a task for this worker. */
-    public function createTask(string $action, ?array $options = null, string $priority = 'normal'): sTaskModel
+    /**
+     * Queues a task for this worker (an unfinished one with the same action and options is
+     * handed back instead, as sTask::create() does). Without $options, in a manager request,
+     * the request's `options` (or, when it sends none, its top-level fields) are used —
+     * stripped of what only the server may set (see Uploads::clientOptions()).
+     */
+    public function createTask(string $action, ?array $options = null): sTaskModel
     {
         if ($options === null && function_exists('request') && app()->bound('request')) {
-            $options = (array) request()->input('options', []);
-            if (request()->has('filename')) {
-                $options['filename'] = request()->input('filename');
-            }
+            $options = Uploads::clientOptions(request()->all());
         }
-        return sTask::create($this->identifier(), $action, $options ?? [], $priority, sTask::currentUserId());
+        return sTask::create($this->identifier(), $action, $options ?? [], 'normal', sTask::currentUserId());
     }
 
     /** Runs the task{Action} method for the action (public methods only). */
@@ -149,7 +190,7 @@ abstract class BaseWorker implements TaskInterface
         }
         // Worker objects live as long as `stask:work`; re-read settings edited in the manager
         // since the last task (lazily: only a worker that reads them pays the query).
-        $this->worker = null;
+        unset($this->worker);
         $method->invoke($this, $task, $options);
     }
 
@@ -184,34 +225,58 @@ abstract class BaseWorker implements TaskInterface
         sTask::engine()->pushProgress($task->taskId(), $report);
     }
 
-    /** Completes the task with an optional result (stored as JSON) and message. */
-    protected function markFinished(sTaskModel $task, mixed $result = null, ?string $message = null): void
+    /**
+     * Completes the task with an optional result (upstream's string, e.g. a file to download)
+     * and message. Writing status 80 through the task's model does the same.
+     */
+    protected function markFinished(sTaskModel $task, ?string $result = null, ?string $message = null): void
     {
-        sTask::engine()->complete($task->taskId(), $result, $message);
+        sTask::engine()->setStatus($task->taskId(), sTaskModel::STATUS_COMPLETED, $message ?? self::doneMessage(), $result);
+        $task->syncLifecycle(['status' => sTaskModel::STATUS_COMPLETED]);
     }
 
-    /** Fails the task for good (no retry). To have it retried, throw instead. */
+    /**
+     * Completes the task with a result of any JSON-encodable type (markFinished() keeps
+     * upstream's string-only signature so that workers overriding it still load).
+     */
+    protected function markFinishedWith(sTaskModel $task, mixed $result, ?string $message = null): void
+    {
+        sTask::engine()->setStatus($task->taskId(), sTaskModel::STATUS_COMPLETED, $message ?? self::doneMessage(), $result);
+        $task->syncLifecycle(['status' => sTaskModel::STATUS_COMPLETED]);
+    }
+
+    /**
+     * Fails the task with this message. It stays failed — unless the worker opted into retries,
+     * attempts remain and the method then throws: a throw retries as always.
+     */
     protected function markFailed(sTaskModel $task, string $message): void
     {
-        sTask::engine()->fail($task->taskId(), $message);
+        sTask::engine()->setStatus($task->taskId(), sTaskModel::STATUS_FAILED, $message);
+        $task->syncLifecycle(['status' => sTaskModel::STATUS_FAILED]);
     }
 
     /** Writes to the task's log: level "info", "warning" or "error". */
-    public function log(sTaskModel $task, string $level, string $message, array $context = []): void
+    public function appendTaskLog(sTaskModel $task, string $level, string $message, array $context = []): void
     {
         sTask::engine()->log($task->taskId(), $level, $message, $context);
     }
 
     /** Whether someone asked to cancel the task; stop and return when it is true. */
-    public function isCancelled(sTaskModel $task): bool
+    public function cancelRequested(sTaskModel $task): bool
     {
         return sTask::engine()->isCancelled($task->taskId());
+    }
+
+    private static function doneMessage(): string
+    {
+        $text = function_exists('__') && app()->bound('translator') ? __('sTask::global.done') : 'Done';
+        return is_string($text) && $text !== 'sTask::global.done' ? $text : 'Done';
     }
 
     /** The worker's registry row (unsaved when the worker is not registered yet). */
     public function workerRecord(): sWorker
     {
-        if ($this->worker === null) {
+        if (!isset($this->worker)) {
             $this->worker = sWorker::query()->where('identifier', $this->identifier())->first()
                 ?? new sWorker(['identifier' => $this->identifier(), 'scope' => $this->scope(), 'class' => static::class, 'settings' => []]);
         }

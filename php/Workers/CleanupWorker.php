@@ -61,7 +61,7 @@ class CleanupWorker extends BaseWorker
         $this->pushProgress($task, ['progress' => 60, 'message' => "Deleted $tasks task(s); cleaning files"]);
         $files = sTask::cleanOldLogs($days);
         $uploads = app(Uploads::class)->prune($days);
-        $this->log($task, 'info', "Deleted $tasks task(s), the files of $files more, and $uploads old upload(s)", ['days' => $days]);
-        $this->markFinished($task, ['tasks' => $tasks, 'files' => $files, 'uploads' => $uploads, 'days' => $days], "Deleted $tasks old task(s)");
+        $this->appendTaskLog($task, 'info', "Deleted $tasks task(s), the files of $files more, and $uploads old upload(s)", ['days' => $days]);
+        $this->markFinishedWith($task, ['tasks' => $tasks, 'files' => $files, 'uploads' => $uploads, 'days' => $days], "Deleted $tasks old task(s)");
     }
 }

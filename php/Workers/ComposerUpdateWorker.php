@@ -64,7 +64,7 @@ class ComposerUpdateWorker extends BaseWorker
             base_path(),
             function (string $line) use ($task): void {
                 if (trim($line) !== '') {
-                    $this->log($task, 'info', $line);
+                    $this->appendTaskLog($task, 'info', $line);
                     $this->pushProgress($task, ['message' => mb_substr($line, 0, 200)]);
                 }
             },
@@ -76,7 +76,7 @@ class ComposerUpdateWorker extends BaseWorker
             $this->markFailed($task, "composer update failed (exit {$run['exit']}) after {$seconds} s: " . implode(' | ', array_slice($run['tail'], -5)));
             return;
         }
-        $this->markFinished($task, ['exit_code' => 0, 'output' => implode("\n", $run['tail'])], "composer update done ({$seconds} s)");
+        $this->markFinishedWith($task, ['exit_code' => 0, 'output' => implode("\n", $run['tail'])], "composer update done ({$seconds} s)");
     }
 
     /** @return list<string>|null the command to run composer */

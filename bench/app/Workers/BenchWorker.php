@@ -24,7 +24,7 @@ final class BenchWorker extends BaseWorker
         self::$result = bench_import_csv(app('db')->connection(), $options['file'], function (int $done, int $total) use ($task) {
             $this->pushProgress($task, ['processed' => $done, 'total' => $total, 'progress' => intdiv($done * 100, max(1, $total))]);
         });
-        $this->log($task, 'info', 'Import finished', ['imported' => self::$result[0], 'skipped' => self::$result[1]]);
+        $this->appendTaskLog($task, 'info', 'Import finished', ['imported' => self::$result[0], 'skipped' => self::$result[1]]);
     }
 
     /** pushProgress in a tight loop; the time is taken inside the task. */
@@ -44,7 +44,7 @@ final class BenchWorker extends BaseWorker
         $n = (int) $options['n'];
         $t = hrtime(true);
         for ($i = 0; $i < $n; $i++) {
-            $this->log($task, 'info', 'Imported row', ['row' => $i]);
+            $this->appendTaskLog($task, 'info', 'Imported row', ['row' => $i]);
         }
         self::$result = [(hrtime(true) - $t) / 1e3 / $n];
     }

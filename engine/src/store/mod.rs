@@ -153,6 +153,11 @@ pub trait Store: Send {
     fn inspect(&mut self, leases: &[Lease]) -> Result<Renewal>;
     /// Records coarse progress on a claimed task. `false` when the lease was lost.
     fn save_progress(&mut self, lease: Lease, progress: i64, message: Option<&str>, now: Millis) -> Result<bool>;
+    /// The owner moves its claimed task between preparing and running (`status` is one of
+    /// them), optionally with a message. `false` when the lease was lost.
+    fn mark_running(&mut self, lease: Lease, status: Status, message: Option<&str>, now: Millis) -> Result<bool>;
+    /// Sets the not-before time of a pending task. `false` when it is not pending.
+    fn reschedule_pending(&mut self, id: i64, available_at: Millis, now: Millis) -> Result<bool>;
     /// Applies transitions to claimed tasks in one transaction; `false` for each lost lease.
     fn finish(&mut self, batch: &[Finish], now: Millis) -> Result<Vec<bool>>;
     /// Completes a task nobody has claimed (pending).
@@ -302,7 +307,7 @@ pub(crate) fn renewal_from_rows(leases: &[Lease], rows: &[(i64, i64, i64, i64)])
     let mut renewal = Renewal::default();
     for lease in leases {
         match rows.iter().find(|r| r.0 == lease.id) {
-            Some(&(_, fence, status, cancel)) if fence == lease.fence && status == 50 => {
+            Some(&(_, fence, status, cancel)) if fence == lease.fence && Status::from_code(status).is_active() => {
                 if cancel != 0 {
                     renewal.cancel_requested.push(lease.id);
                 }

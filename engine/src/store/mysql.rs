@@ -459,11 +459,11 @@ impl Store for MySqlStore {
             let rows = current(conn, t, &ids, true).await?;
             let held: Vec<i64> = leases
                 .iter()
-                .filter(|l| rows.iter().any(|r| r.0 == l.id && r.1 == l.fence && r.2 == 50))
+                .filter(|l| rows.iter().any(|r| r.0 == l.id && r.1 == l.fence && matches!(r.2, 30 | 50)))
                 .map(|l| l.id)
                 .collect();
             let values = [Value::Int(lease_until), Value::Int(now)];
-            update_ids(conn, t, "lease_expires_at = ?, heartbeat_at = ?", &values, &held, "status = 50").await?;
+            update_ids(conn, t, "lease_expires_at = ?, heartbeat_at = ?", &values, &held, "status IN (30, 50)").await?;
             Ok(rows)
         })?;
         Ok(renewal_from_rows(leases, &rows))
@@ -483,7 +483,7 @@ impl Store for MySqlStore {
     fn save_progress(&mut self, lease: Lease, progress: i64, message: Option<&str>, now: Millis) -> Result<bool> {
         let sql = format!(
             "UPDATE {} SET progress = ?, message = COALESCE(?, message), updated_at = {TS} \
-             WHERE id = ? AND fence = ? AND status = 50",
+             WHERE id = ? AND fence = ? AND status IN (30, 50)",
             self.t
         );
         self.link.run(Mode::Repeatable, async |conn: &mut MySqlConnection| {
@@ -493,6 +493,49 @@ impl Store for MySqlStore {
                 .bind(now)
                 .bind(lease.id)
                 .bind(lease.fence)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn mark_running(&mut self, lease: Lease, status: Status, message: Option<&str>, now: Millis) -> Result<bool> {
+        let sql = format!(
+            "UPDATE {} SET status = ?, message = COALESCE(?, message), updated_at = {TS} \
+             WHERE id = ? AND fence = ? AND status IN (30, 50)",
+            self.t
+        );
+        let check = format!("SELECT 1 FROM {} WHERE id = ? AND fence = ? AND status IN (30, 50)", self.t);
+        self.link.run(Mode::Repeatable, async |conn: &mut MySqlConnection| {
+            let done = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(status.code())
+                .bind(message)
+                .bind(now)
+                .bind(lease.id)
+                .bind(lease.fence)
+                .execute(&mut *conn)
+                .await?;
+            // Without CLIENT_FOUND_ROWS MySQL counts changed rows only: a write within the same
+            // millisecond that changes nothing is still the owner's.
+            if done.rows_affected() == 1 {
+                return Ok(true);
+            }
+            let held: Option<i64> = sqlx::query_scalar(AssertSqlSafe(check.as_str()))
+                .bind(lease.id)
+                .bind(lease.fence)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(held.is_some())
+        })
+    }
+
+    fn reschedule_pending(&mut self, id: i64, available_at: Millis, now: Millis) -> Result<bool> {
+        let sql = format!("UPDATE {} SET available_at = ?, updated_at = {TS} WHERE id = ? AND status = 10", self.t);
+        self.link.run(Mode::Repeatable, async |conn: &mut MySqlConnection| {
+            let done = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(available_at)
+                .bind(now)
+                .bind(id)
                 .execute(&mut *conn)
                 .await?;
             Ok(done.rows_affected() == 1)
@@ -511,7 +554,7 @@ impl Store for MySqlStore {
             let rows = current(conn, t, &ids, true).await?;
             let held: Vec<bool> = batch
                 .iter()
-                .map(|f| rows.iter().any(|r| r.0 == f.lease.id && r.1 == f.lease.fence && r.2 == 50))
+                .map(|f| rows.iter().any(|r| r.0 == f.lease.id && r.1 == f.lease.fence && matches!(r.2, 30 | 50)))
                 .collect();
             let mine = || batch.iter().zip(&held).filter(|(_, h)| **h).map(|(f, _)| f);
             let completes = group(mine().filter_map(|f| match &f.transition {
@@ -526,7 +569,7 @@ impl Store for MySqlStore {
                      {release}"
                 );
                 let values = [values[0], values[1], Value::Int(now), Value::Int(now)];
-                update_ids(conn, t, &set, &values, &ids, "status = 50").await?;
+                update_ids(conn, t, &set, &values, &ids, "status IN (30, 50)").await?;
             }
             let fails = group(mine().filter_map(|f| match &f.transition {
                 Transition::Fail { error, message } => {
@@ -539,7 +582,7 @@ impl Store for MySqlStore {
                     "status = 100, last_error = ?, message = ?, finished_at = {TS}, updated_at = {TS}, {release}"
                 );
                 let values = [values[0], values[1], Value::Int(now), Value::Int(now)];
-                update_ids(conn, t, &set, &values, &ids, "status = 50").await?;
+                update_ids(conn, t, &set, &values, &ids, "status IN (30, 50)").await?;
             }
             let cancels = group(mine().filter_map(|f| match &f.transition {
                 Transition::Cancel { message } => Some((f.lease.id, vec![Value::Text(Some(message))])),
@@ -548,7 +591,7 @@ impl Store for MySqlStore {
             for (values, ids) in cancels {
                 let set = format!("status = 90, message = ?, finished_at = {TS}, updated_at = {TS}, {release}");
                 let values = [values[0], Value::Int(now), Value::Int(now)];
-                update_ids(conn, t, &set, &values, &ids, "status = 50").await?;
+                update_ids(conn, t, &set, &values, &ids, "status IN (30, 50)").await?;
             }
             for f in mine() {
                 if let Transition::Retry { error, message, available_at } = &f.transition {
@@ -561,7 +604,7 @@ impl Store for MySqlStore {
                         Value::Text(Some(message)),
                         Value::Int(now),
                     ];
-                    update_ids(conn, t, &set, &values, &[f.lease.id], "status = 50").await?;
+                    update_ids(conn, t, &set, &values, &[f.lease.id], "status IN (30, 50)").await?;
                 }
             }
             let releases: Vec<i64> =
@@ -569,7 +612,7 @@ impl Store for MySqlStore {
             let set = format!(
                 "status = 10, attempts = GREATEST(attempts - 1, 0), start_at = NULL, updated_at = {TS}, {release}"
             );
-            update_ids(conn, t, &set, &[Value::Int(now)], &releases, "status = 50").await?;
+            update_ids(conn, t, &set, &[Value::Int(now)], &releases, "status IN (30, 50)").await?;
             Ok(held)
         })?;
         Ok(held)

@@ -64,6 +64,8 @@ struct Sql {
     renew: Text,
     inspect: Text,
     save_progress: Text,
+    mark_running: Text,
+    reschedule_pending: Text,
     complete_claimed: Text,
     retry_claimed: Text,
     fail_claimed: Text,
@@ -113,7 +115,7 @@ impl Sql {
         let batch = |set: &str, arrays: &str, columns: &str| -> Text {
             format!(
                 "UPDATE {t} AS t SET {set} FROM unnest({arrays}) AS v({columns}) \
-                 WHERE t.id = v.id AND t.fence = v.fence AND t.status = 50 RETURNING t.id::bigint"
+                 WHERE t.id = v.id AND t.fence = v.fence AND t.status IN (30, 50) RETURNING t.id::bigint"
             )
             .into()
         };
@@ -191,7 +193,7 @@ impl Sql {
             renew: format!(
                 "UPDATE {t} AS t SET lease_expires_at = $1, heartbeat_at = $2 \
                  FROM unnest($3::bigint[], $4::bigint[]) AS v(id, fence) \
-                 WHERE t.id = v.id AND t.fence = v.fence AND t.status = 50 \
+                 WHERE t.id = v.id AND t.fence = v.fence AND t.status IN (30, 50) \
                  RETURNING t.id::bigint, t.cancel_requested::bigint"
             )
             .into(),
@@ -202,8 +204,19 @@ impl Sql {
             .into(),
             save_progress: format!(
                 "UPDATE {t} SET progress = $3, message = COALESCE($4, message), updated_at = {} \
-                 WHERE id = $1 AND fence = $2 AND status = 50",
+                 WHERE id = $1 AND fence = $2 AND status IN (30, 50)",
                 ts("$5")
+            )
+            .into(),
+            mark_running: format!(
+                "UPDATE {t} SET status = $3, message = COALESCE($4, message), updated_at = {} \
+                 WHERE id = $1 AND fence = $2 AND status IN (30, 50)",
+                ts("$5")
+            )
+            .into(),
+            reschedule_pending: format!(
+                "UPDATE {t} SET available_at = $2, updated_at = {} WHERE id = $1 AND status = 10",
+                ts("$3")
             )
             .into(),
             complete_claimed: batch(
@@ -615,6 +628,34 @@ impl Store for PgStore {
                 .bind(lease.fence)
                 .bind(progress)
                 .bind(message)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn mark_running(&mut self, lease: Lease, status: Status, message: Option<&str>, now: Millis) -> Result<bool> {
+        let sql = &self.sql;
+        self.link.run(Mode::Repeatable, async |conn: &mut PgConnection| {
+            let done = sqlx::query(q(&sql.mark_running))
+                .bind(lease.id)
+                .bind(lease.fence)
+                .bind(status.code())
+                .bind(message)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn reschedule_pending(&mut self, id: i64, available_at: Millis, now: Millis) -> Result<bool> {
+        let sql = &self.sql;
+        self.link.run(Mode::Repeatable, async |conn: &mut PgConnection| {
+            let done = sqlx::query(q(&sql.reschedule_pending))
+                .bind(id)
+                .bind(available_at)
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;

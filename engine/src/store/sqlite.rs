@@ -39,6 +39,8 @@ struct Sql {
     renew: String,
     inspect: String,
     save_progress: String,
+    mark_running: String,
+    reschedule_pending: String,
     complete_claimed: String,
     retry_claimed: String,
     fail_claimed: String,
@@ -68,7 +70,8 @@ impl Sql {
         let t = format!("\"{t}\"");
         let progress = format!("\"{}\"", config.progress_table());
         let logs = format!("\"{}\"", config.logs_table());
-        let claimed = "WHERE id = ?1 AND fence = ?2 AND status = 50";
+        // Owners may move their own task between preparing and running (upstream workers do).
+        let claimed = "WHERE id = ?1 AND fence = ?2 AND status IN (30, 50)";
         let release_lease = "locked_by = NULL, lease_expires_at = NULL";
         let claim_set = format!(
             "UPDATE {t} SET status = 50, attempts = attempts + 1, fence = fence + 1, locked_by = ?1, \
@@ -124,6 +127,12 @@ impl Sql {
             ),
             save_progress: format!(
                 "UPDATE {t} SET progress = ?3, message = COALESCE(?4, message), updated_at = ?5 {claimed}"
+            ),
+            mark_running: format!(
+                "UPDATE {t} SET status = ?3, message = COALESCE(?4, message), updated_at = ?5 {claimed}"
+            ),
+            reschedule_pending: format!(
+                "UPDATE {t} SET available_at = ?2, updated_at = ?3 WHERE id = ?1 AND status = 10"
             ),
             complete_claimed: format!(
                 "UPDATE {t} SET status = 80, progress = 100, result = ?3, message = ?4, finished_at = ?5, \
@@ -494,7 +503,7 @@ impl Store for SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         for lease in leases {
             match rows.iter().find(|r| r.0 == lease.id) {
-                Some(&(_, fence, status, cancel)) if fence == lease.fence && status == 50 => {
+                Some(&(_, fence, status, cancel)) if fence == lease.fence && Status::from_code(status).is_active() => {
                     if cancel != 0 {
                         renewal.cancel_requested.push(lease.id);
                     }
@@ -514,6 +523,27 @@ impl Store for SqliteStore {
             message,
             to_sql_text_ms(now)
         ])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn mark_running(&mut self, lease: Lease, status: Status, message: Option<&str>, now: Millis) -> Result<bool> {
+        let tx = WriteTx::begin(&self.conn)?;
+        let n = tx.prepare_cached(&self.sql.mark_running)?.execute(params![
+            lease.id,
+            lease.fence,
+            status.code(),
+            message,
+            to_sql_text_ms(now)
+        ])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn reschedule_pending(&mut self, id: i64, available_at: Millis, now: Millis) -> Result<bool> {
+        let tx = WriteTx::begin(&self.conn)?;
+        let n =
+            tx.prepare_cached(&self.sql.reschedule_pending)?.execute(params![id, available_at, to_sql_text_ms(now)])?;
         tx.commit()?;
         Ok(n == 1)
     }

@@ -26,6 +26,6 @@ final class NewsletterWorker extends BaseWorker
             // Also where a cancel from the manager stops the campaign.
             $this->pushProgress($task, ['processed' => $i + 1, 'total' => count($recipients), 'message' => "Sent to $to"]);
         }
-        $this->markFinished($task, ['sent' => count($recipients)], 'Sent ' . count($recipients) . ' mails');
+        $this->markFinishedWith($task, ['sent' => count($recipients)], 'Sent ' . count($recipients) . ' mails');
     }
 }

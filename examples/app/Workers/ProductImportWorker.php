@@ -45,7 +45,7 @@ final class ProductImportWorker extends BaseWorker
                 [$sku, $name, $price, $stock] = str_getcsv($line);
                 if (!is_numeric($price)) {
                     $skipped++;
-                    $this->log($task, 'warning', 'Row ' . ($i + 1) . ' skipped: price is not a number', ['sku' => $sku, 'price' => $price]);
+                    $this->appendTaskLog($task, 'warning', 'Row ' . ($i + 1) . ' skipped: price is not a number', ['sku' => $sku, 'price' => $price]);
                     continue;
                 }
                 $valid[] = ['sku' => $sku, 'name' => $name, 'price' => (float) $price, 'stock' => (int) $stock];
@@ -63,7 +63,7 @@ final class ProductImportWorker extends BaseWorker
                 usleep($pause * 1000 * count($chunk));
             }
         }
-        $this->log($task, 'info', "Imported $imported products", ['skipped' => $skipped]);
-        $this->markFinished($task, ['imported' => $imported, 'skipped' => $skipped], "Imported $imported products, skipped $skipped");
+        $this->appendTaskLog($task, 'info', "Imported $imported products", ['skipped' => $skipped]);
+        $this->markFinishedWith($task, ['imported' => $imported, 'skipped' => $skipped], "Imported $imported products, skipped $skipped");
     }
 }

@@ -28,6 +28,6 @@ final class StockSyncWorker extends BaseWorker
         }
         $this->pushProgress($task, ['progress' => 50, 'message' => 'Downloading stock levels']);
         usleep(200_000);
-        $this->markFinished($task, ['updated' => 312], 'Updated 312 stock levels');
+        $this->markFinishedWith($task, ['updated' => 312], 'Updated 312 stock levels');
     }
 }
