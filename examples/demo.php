@@ -31,7 +31,7 @@ if ($code !== 0) {
     fwrite(STDERR, $out);
     exit(1);
 }
-$site->call('stask:discover', ['--activate' => ['product', 'newsletter', 'sync', 'cleanup']]);
+$site->call('stask:discover', ['--activate' => ['product', 'newsletter', 'sync', 'cleanup', 'feed_export']]);
 $site->app->make('db')->connection()->getSchemaBuilder()->create('demo_products', function (Blueprint $t) {
     $t->string('sku')->primary();
     $t->string('name');

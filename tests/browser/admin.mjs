@@ -250,6 +250,76 @@ try {
     assert.equal((await page.$$('[data-task-row]')).length, 6);
   });
 
+  await step('a client widget (upstream\'s partial + scripts.global/scripts.task): run, watch, callApi, upload', async () => {
+    await page.goto(`${base}/worker/feed_export`);
+    const missing = await page.evaluate(() => ['callApi', 'niceSize', 'widgetClearLog', 'widgetLogLine', 'getWidgetButtons', 'disableButtons',
+      'enableButtons', 'widgetProgressBar', 'animateCounter', 'widgetWatcher', 'uploadFile'].filter((f) => typeof window[f] !== 'function'));
+    assert.deepEqual(missing, []);
+    assert.ok(await page.isVisible('[data-worker-settings] select[name="format"]'), 'the worker\'s settings form');
+
+    // The Run button: a `make` task, followed live until it completes.
+    await page.click('#feed_exportRun');
+    assert.ok(await page.isDisabled('#feed_exportRun'), 'buttons are disabled while the task runs');
+    await page.waitForSelector('#feed_exportLog .line-success', { timeout: 60_000 });
+    assert.match(await page.textContent('#feed_exportLog'), /Feed ready: 5 products/);
+    assert.match(await page.textContent('#feed_exportLog'), /Title of the last product: <b>Tea & "Cakes"<\/b>/, 'log HTML shown as text');
+    assert.equal(await page.$$eval('#feed_exportLog b', (b) => b.length), 0, 'no element from log text');
+    assert.equal(await page.$$eval('#feed_exportLog strong', (s) => s.length), 1, '**Feed:** is bold');
+    assert.equal(await page.getAttribute('#feed_exportProgress', 'aria-valuenow'), '100');
+    await page.waitForFunction(() => !document.getElementById('feed_exportRun').disabled);
+    await page.screenshot({ path: path.join(shots, 'client-widget.png'), fullPage: true });
+
+    // callApi + widgetWatcher from a page script, as client widgets call them.
+    const watched = await page.evaluate(async (base) => {
+      const limits = await callApi(`${base}/server-limits`, null, 'GET');
+      const bad = await callApi(`${base}/worker/feed_export/run/nothing`, {});
+      const run = await callApi(`${base}/worker/feed_export/run/make`, { note: 'from callApi' });
+      const root = document.getElementById('feed_exportLog');
+      widgetClearLog(root);
+      const finished = new Promise((resolve) => root.addEventListener('stask:finished', (e) => resolve(e.detail), { once: true }));
+      const stop = widgetWatcher(root, `${base}/task/${run.id}/progress`, 'feed_export');
+      const detail = await finished;
+      return { limits, bad, run, stopType: typeof stop, status: detail.status, size: niceSize(1536) };
+    }, base);
+    assert.ok(watched.limits.maxFileSize > 0 && watched.limits.chunkSize > 0, JSON.stringify(watched.limits));
+    assert.equal(watched.bad, null, 'callApi answers null on a 4xx');
+    assert.equal(watched.run.success, true);
+    assert.equal(watched.stopType, 'function');
+    assert.equal(watched.status, 'completed');
+    assert.equal(watched.size, '1.5 KB');
+
+    // uploadFile: whole, then in chunks; the run endpoint takes the token as `filename`.
+    const uploads = await page.evaluate(async (base) => {
+      const root = document.getElementById('feed_exportLog');
+      const url = `${base}/worker/feed_export/upload`;
+      const results = [];
+      const limits = await callApi(`${base}/server-limits`, null, 'GET');
+      const big = 'sku,name\n' + 'x'.repeat(1000).concat('\n').repeat(Math.ceil((limits.singleUploadLimit + limits.chunkSize) / 1001));
+      for (const [name, text] of [['small.csv', 'sku,name\n1,Tea\n2,Cake\n'], ['big.csv', big]]) {
+        const up = await uploadFile(new File([text], name, { type: 'text/csv' }), root, 'feed_export', url);
+        const run = await callApi(`${base}/worker/feed_export/run/import`, { filename: up.result });
+        const done = new Promise((resolve) => root.addEventListener('stask:finished', (e) => resolve(e.detail), { once: true }));
+        widgetWatcher(root, `${base}/task/${run.id}/progress`, 'feed_export');
+        results.push({ token: up.result, chunked: up.filename === up.result, detail: await done, lines: text.trim().split('\n').length });
+      }
+      const refused = await uploadFile(new File(['<?php'], 'evil.php'), root, 'feed_export', url);
+      results.push({ refused: refused === undefined, log: root.textContent });
+      return results;
+    }, base);
+    for (const u of uploads.slice(0, 2)) {
+      assert.match(u.token, /^\d{8}-\d{6}-[0-9a-f]{16}\.csv$/);
+      assert.equal(u.detail.status, 'completed', JSON.stringify(u.detail));
+      assert.match(u.detail.message, new RegExp(`Read ${u.lines} rows`));
+    }
+    assert.equal(uploads[2].refused, true, 'a refused upload resolves undefined');
+    assert.match(uploads[2].log, /Only these file types are accepted/);
+    // The two refusals asked for above (an unknown action, a .php upload) are the browser's only
+    // console errors here: not JavaScript errors.
+    const refusals = pageErrors.filter((e) => /status of 422/.test(e));
+    assert.equal(refusals.length, 2, JSON.stringify(pageErrors));
+    pageErrors.splice(0, pageErrors.length, ...pageErrors.filter((e) => !/status of 422/.test(e)));
+  });
+
   await step('no JavaScript errors on any page', async () => {
     assert.deepEqual(pageErrors, []);
   });

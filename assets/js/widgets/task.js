@@ -132,6 +132,7 @@
     box.staskLastLine = text;
     var line = document.createElement('div');
     line.className = 'line-' + (LEVELS.indexOf(level) >= 0 ? level : 'info');
+    line.staskText = text;
     line.innerHTML = renderLine(text);
     box.appendChild(line);
     box.scrollTop = box.scrollHeight;
@@ -308,17 +309,27 @@
         }
         failures = 0;
         var lines = Array.isArray(data.log_lines) ? data.log_lines.map(String) : [];
+        var status = String(data.status || '');
+        var message = typeof data.message === 'string' ? data.message : '';
+        var terminal = TERMINAL.indexOf(status) >= 0 || Number(data.code) >= 500;
+        var level = status === 'completed' || status === 'finished' ? 'success' : (status === 'cancelled' ? 'warning' : 'error');
         newLines(seen, lines).forEach(function (line) {
           widgetLogLine(box, line);
         });
         seen = lines;
-        var status = String(data.status || '');
-        var message = typeof data.message === 'string' ? data.message : '';
         if (widgetIdentifier && status !== 'not_found') widgetProgressBar(widgetIdentifier, data.progress, data.eta);
-        if (TERMINAL.indexOf(status) >= 0 || Number(data.code) >= 500) {
-          var level = status === 'completed' || status === 'finished' ? 'success' : (status === 'cancelled' ? 'warning' : 'error');
-          if (message !== '' && lines.indexOf(message) === -1) widgetLogLine(box, message, level);
-          else if (message === '' && level === 'success') widgetLogLine(box, t('task_completed', 'Task completed'), level);
+        if (terminal) {
+          // The outcome, coloured: the final message's line when the log has it, else a new one.
+          var styled = false;
+          for (var node = box ? box.lastElementChild : null; node && message !== ''; node = node.previousElementSibling) {
+            if (node.staskText === message) {
+              node.className = 'line-' + level;
+              styled = true;
+              break;
+            }
+          }
+          if (!styled && message !== '') widgetLogLine(box, message, level);
+          else if (!styled && level === 'success') widgetLogLine(box, t('task_completed', 'Task completed'), level);
           end(data);
           return;
         }
