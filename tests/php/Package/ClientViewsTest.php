@@ -247,6 +247,30 @@ final class ClientViewsTest extends PackageTestCase
         self::assertSame(['a' => 1, 'filename' => 'x.csv'], sTaskModel::query()->find($r['id'])->meta, 'a top-level filename is kept beside options');
     }
 
+    /** What widgetWatcher() reads from the progress endpoint, with the types it expects. */
+    public function testTheProgressAnswerHasWhatWidgetWatcherReads(): void
+    {
+        $task = sTask::create('csv_export', 'make');
+        foreach (['pending' => fn () => null, 'completed' => fn () => sTask::processPendingTasks()] as $status => $step) {
+            $step();
+            $p = $this->json($this->get("stask/task/{$task->id}/progress"));
+            self::assertSame(200, $p['code']);
+            self::assertSame($status, $p['status']);
+            self::assertIsInt($p['progress']);
+            self::assertTrue($p['eta'] === null || is_string($p['eta']) || is_int($p['eta']), 'eta: ' . json_encode($p['eta']));
+            self::assertTrue($p['message'] === null || is_string($p['message']));
+            self::assertIsArray($p['log_lines']);
+            self::assertTrue(array_is_list($p['log_lines']));
+            foreach ($p['log_lines'] as $line) {
+                self::assertIsString($line);
+            }
+        }
+        self::assertSame(100, $p['progress']);
+        self::assertContains('Exporting **products**', $p['log_lines']);
+        $missing = $this->json($this->get('stask/task/999999/progress'), 404);
+        self::assertSame('not_found', $missing['status'], 'the watcher stops on it');
+    }
+
     public function testTheLogLineRendererEscapesHtml(): void
     {
         $node = trim((string) shell_exec('command -v node'));
