@@ -39,7 +39,7 @@ final class BuiltinWorkersTest extends PackageTestCase
         $arguments = sTask::create('artisan', 'make', ['command' => 'list', 'arguments' => "--format=txt; touch $marker"]);
         sTask::processPendingTasks();
         self::assertSame('failed', $forbidden->fresh()->status_text);
-        self::assertSame('Failed: The artisan command "migrate:fresh" is not allowed (stask.artisan.allowed).', $forbidden->fresh()->message);
+        self::assertSame('The artisan command "migrate:fresh" is not allowed (stask.artisan.allowed).', $forbidden->fresh()->message);
         self::assertSame('failed', $injection->fresh()->status_text);
         self::assertFileDoesNotExist('/tmp/stask-pwned');
         self::assertFileDoesNotExist($marker, 'arguments are argv entries, not shell text');

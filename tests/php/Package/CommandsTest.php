@@ -35,7 +35,7 @@ final class CommandsTest extends PackageTestCase
     public function testWorkLimitsAndFilters(): void
     {
         foreach (range(1, 5) as $i) {
-            sTask::create('report', 'build');
+            sTask::create('report', 'build', ['month' => $i]);
         }
         sTask::create('prices', 'make');
         self::assertStringContainsString('--once', $this->artisan('stask:work', ['--once' => true]));

@@ -198,9 +198,9 @@ final class HttpTest extends PackageTestCase
 
     public function testRetryCancelAndBulk(): void
     {
-        $a = sTask::create('report', 'build');
-        $b = sTask::create('report', 'build');
-        $c = sTask::create('report', 'build');
+        $a = sTask::create('report', 'build', ['month' => 1]);
+        $b = sTask::create('report', 'build', ['month' => 2]);
+        $c = sTask::create('report', 'build', ['month' => 3]);
         $r = $this->json($this->post("stask/task/{$a->id}/cancel"));
         self::assertTrue($r['cancelled']);
         self::assertSame('cancelled', $r['status']);
