@@ -221,6 +221,15 @@ namespace STask {
         public function migrate(): void {}
 
         /**
+         * Whether this process's worker is running the task right now (its handler has not
+         * returned): status and progress writes to it are then the owner's.
+         *
+         * @param int $id
+         * @return bool
+         */
+        public function owns(int $id): bool {}
+
+        /**
          * Like processPendingTasks(), but returns what happened: claimed, completed, retried,
          * failed, cancelled, lost, released, rescued, exited, stopped.
          *
@@ -300,12 +309,49 @@ namespace STask {
         public function requestStop(): void {}
 
         /**
+         * Sets when a pending task may run: a Unix time in seconds (fractions allowed). False when
+         * the task is not pending.
+         *
+         * @param int $id
+         * @param float $available_at
+         * @return bool
+         */
+        public function reschedule(int $id, float $available_at): bool {}
+
+        /**
          * Queues a failed or cancelled task again with fresh attempts. False for other statuses.
          *
          * @param int $id
          * @return bool
          */
         public function retry(int $id): bool {}
+
+        /**
+         * The delay in seconds before the next attempt, should the attempt this process runs fail
+         * (a worker's own backoff instead of the engine's).
+         *
+         * @param int $id
+         * @param float $seconds
+         * @return void
+         */
+        public function retryAfter(int $id, float $seconds): void {}
+
+        /**
+         * Sets a task's status the way upstream's model writes did (10, 30, 50, 80, 90, 100).
+         * The worker running the task may mark it preparing or running, complete it, fail it
+         * (kept failed unless attempts remain and it then throws) or cancel it; anyone may
+         * complete, fail or cancel a pending task. Anything else throws InvalidStateException
+         * (LeaseLostException for a worker that lost its lease) and changes nothing.
+         *
+         * @param mixed $result stored as JSON (completed only)
+         *
+         * @param int $id
+         * @param int $status
+         * @param string|null $message
+         * @param mixed $result
+         * @return void
+         */
+        public function setStatus(int $id, int $status, ?string $message = null, mixed $result = null): void {}
 
         /**
          * Counts: total and per status name, and the same per identifier under "identifiers".
