@@ -6,7 +6,7 @@ set -euo pipefail
 APT_PACKAGES=(
   php8.2-cli php8.2-dev php8.2-sqlite3 php8.2-mbstring php8.2-xml php8.2-pgsql php8.2-mysql
   clang libclang-dev libsqlite3-dev pkg-config
-  phpunit php-laravel-framework
+  phpunit php-laravel-framework composer
   chromium
 )
 # Node.js runs the browser test and the CSS build; Debian's is enough when none is installed.
