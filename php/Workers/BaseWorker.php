@@ -170,13 +170,23 @@ abstract class BaseWorker implements TaskInterface
     /**
      * Queues a task for this worker (an unfinished one with the same action and options is
      * handed back instead, as sTask::create() does). Without $options, in a manager request,
-     * the request's `options` (or, when it sends none, its top-level fields) are used —
-     * stripped of what only the server may set (see Uploads::clientOptions()).
+     * the request's `options` (plus a top-level `filename`) or, when it sends none, its
+     * top-level fields are used — stripped of what only the server may set.
      */
     public function createTask(string $action, ?array $options = null): sTaskModel
     {
         if ($options === null && function_exists('request') && app()->bound('request')) {
-            $options = Uploads::clientOptions(request()->all());
+            $input = request()->all();
+            if (is_array($input['options'] ?? null)) {
+                $options = $input['options'];
+                if (isset($input['filename']) && !isset($options['filename'])) {
+                    $options['filename'] = $input['filename'];
+                }
+            } else {
+                $options = array_diff_key($input, array_flip(['_token', '_method', 'options']));
+            }
+            // Only a server-issued upload token becomes a file path (Uploads::taskOptions()).
+            $options = app(Uploads::class)->taskOptions($options);
         }
         return sTask::create($this->identifier(), $action, $options ?? [], 'normal', sTask::currentUserId());
     }
