@@ -38,9 +38,13 @@ final class Scheduler
                 continue;
             }
             // BaseWorker subclasses may supply a default schedule (see CleanupWorker).
-            $schedule = $worker instanceof BaseWorker
-                ? $worker->getSchedule()
-                : Schedule::normalize($row->settings['schedule'] ?? []);
+            try {
+                $schedule = Schedule::normalize($worker instanceof BaseWorker
+                    ? $worker->getSchedule()
+                    : ($row->settings['schedule'] ?? []));
+            } catch (\Throwable) {
+                continue; // a worker's own getSchedule() failed: the other workers still run
+            }
             if (!$schedule['enabled'] || $schedule['type'] === 'manual') {
                 continue;
             }
@@ -52,6 +56,9 @@ final class Scheduler
                 continue;
             }
             $at = Schedule::nextRun($schedule, $now);
+            if ($at !== null && $at->getTimestamp() <= $now->getTimestamp() && $this->slotRan((string) $row->identifier, $at)) {
+                $at = Schedule::nextRun($schedule, $at->copy()->addMinute()); // this minute's run is done
+            }
             if ($at === null) {
                 continue;
             }
@@ -62,5 +69,38 @@ final class Scheduler
             $queued[] = ['identifier' => (string) $row->identifier, 'task' => (int) $task->id, 'at' => $at->toDateTimeString()];
         }
         return $queued;
+    }
+
+    /**
+     * After the manager saved a worker's schedule: a run queued for later that the schedule no
+     * longer has (switched off, moved) is dropped, and the next pass queues the new one.
+     * Returns how many were dropped.
+     */
+    public function scheduleSaved(string $identifier, array $schedule): int
+    {
+        $nowMs = (int) (microtime(true) * 1000);
+        $next = Schedule::nextRun($schedule, now());
+        $ids = \Seiger\sTask\Models\sTaskModel::query()
+            ->where('unique_key', 'schedule:' . $identifier)
+            ->where('status', \Seiger\sTask\Models\sTaskModel::STATUS_PENDING)
+            ->where('available_at', '>', $nowMs)
+            ->pluck('available_at', 'id')
+            ->filter(static fn ($at) => $next === null || (int) $at !== $next->getTimestamp() * 1000)
+            ->keys()->map(static fn ($id) => (int) $id)->all();
+        return $ids === [] ? 0 : count($this->stask->engine()->delete($ids));
+    }
+
+    /**
+     * Whether the scheduled run of $at (a minute that has begun) already finished, so that a
+     * second pass within that minute (another cron runner, another server) does not run it
+     * again. Reads only tasks finished since $at, through the finished_at index.
+     */
+    private function slotRan(string $identifier, \DateTimeInterface $at): bool
+    {
+        return \Seiger\sTask\Models\sTaskModel::query()
+            ->where('finished_at', '>=', gmdate('Y-m-d H:i:s', $at->getTimestamp()))
+            ->where('unique_key', 'schedule:' . $identifier)
+            ->where('available_at', '>=', $at->getTimestamp() * 1000)
+            ->exists();
     }
 }

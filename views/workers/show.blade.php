@@ -25,13 +25,21 @@
         <h2 class="mb-2 font-semibold">{{ __('sTask::global.settings') }}</h2>
         <form method="post" action="{{ route('sTask.worker.settings.save', ['identifier' => $worker->identifier]) }}" class="space-y-3" data-settings-form>
             <input type="hidden" name="_token" value="{{ csrf_token() }}">
+            @php
+                $schedule = \Seiger\sTask\Support\Schedule::normalize($schedule); // a worker's own getSchedule() may skip keys
+                // Schedule labels; keys the lang files lack yet fall back to English.
+                $scheduleLabel = static fn (string $key, string $fallback): string => app('translator')->has('sTask::global.' . $key) ? (string) __('sTask::global.' . $key) : $fallback;
+                $scheduleTypes = array_values(array_unique(array_merge(['manual', 'once', 'periodic', 'regular'], $schedule['type'] === 'supervisor' ? ['supervisor'] : [])));
+                $regularFrequency = $schedule['type'] === 'regular' && in_array($schedule['frequency'], ['every_5min', 'every_15min', 'every_30min', 'hourly'], true) ? $schedule['frequency'] : 'hourly';
+            @endphp
             <div class="grid grid-cols-2 gap-3">
+                <p class="col-span-2 text-sm st-muted" data-schedule-summary>{{ \Seiger\sTask\Support\Schedule::describe($schedule) }}</p>
                 <label class="col-span-2 inline-flex items-center gap-2 text-sm"><input type="checkbox" name="schedule[enabled]" value="1" {{ $schedule['enabled'] ? 'checked' : '' }}> {{ __('sTask::global.schedule_enabled') }}</label>
                 <div>
                     <label class="st-label" for="s-type">{{ __('sTask::global.schedule_type') }}</label>
                     <select id="s-type" class="st-input w-full" name="schedule[type]">
-                        @foreach (['manual', 'once', 'periodic', 'regular'] as $type)
-                            <option value="{{ $type }}" {{ $schedule['type'] === $type ? 'selected' : '' }}>{{ __('sTask::global.schedule_' . $type) }}</option>
+                        @foreach ($scheduleTypes as $type)
+                            <option value="{{ $type }}" {{ $schedule['type'] === $type ? 'selected' : '' }}>{{ $scheduleLabel('schedule_' . $type, ucfirst($type)) }}</option>
                         @endforeach
                     </select>
                 </div>
@@ -42,14 +50,18 @@
                 <div>
                     <label class="st-label" for="s-frequency">{{ __('sTask::global.schedule_frequency') }}</label>
                     <select id="s-frequency" class="st-input w-full" name="schedule[frequency]">
-                        @foreach (['hourly', 'daily', 'weekly'] as $f)
-                            <option value="{{ $f }}" {{ $schedule['frequency'] === $f ? 'selected' : '' }}>{{ __('sTask::global.frequency_' . $f) }}</option>
+                        @foreach (\Seiger\sTask\Support\Schedule::FREQUENCIES as $f)
+                            <option value="{{ $f }}" {{ $schedule['frequency'] === $f ? 'selected' : '' }}>{{ $scheduleLabel('frequency_' . $f, ['minutely' => 'Every minute', 'every_5min' => 'Every 5 minutes', 'every_15min' => 'Every 15 minutes', 'every_30min' => 'Every 30 minutes', 'monthly' => 'Monthly'][$f] ?? ucfirst($f)) }}</option>
                         @endforeach
                     </select>
                 </div>
                 <div>
                     <label class="st-label" for="s-time">{{ __('sTask::global.schedule_time') }}</label>
                     <input id="s-time" class="st-input w-full" name="schedule[time]" value="{{ $schedule['time'] }}" placeholder="03:30 / *:15" pattern="(\*|[0-9]{1,2}):[0-9]{2}">
+                </div>
+                <div>
+                    <label class="st-label" for="s-day">{{ $scheduleLabel('schedule_day', 'Day of the month (monthly)') }}</label>
+                    <input id="s-day" class="st-input w-full" type="number" min="1" max="31" name="schedule[day]" value="{{ is_int($schedule['day']) ? $schedule['day'] : '' }}" placeholder="1">
                 </div>
                 <fieldset class="col-span-2">
                     <legend class="st-label">{{ __('sTask::global.schedule_days') }}</legend>
@@ -71,7 +83,7 @@
                     <label class="st-label" for="s-interval">{{ __('sTask::global.schedule_interval') }}</label>
                     <select id="s-interval" class="st-input w-full" name="schedule[interval]">
                         @foreach (['every_5min', 'every_15min', 'every_30min', 'hourly'] as $i)
-                            <option value="{{ $i }}" {{ $schedule['interval'] === $i ? 'selected' : '' }}>{{ __('sTask::global.interval_' . $i) }}</option>
+                            <option value="{{ $i }}" {{ $regularFrequency === $i ? 'selected' : '' }}>{{ __('sTask::global.interval_' . $i) }}</option>
                         @endforeach
                     </select>
                 </div>

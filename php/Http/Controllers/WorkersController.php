@@ -101,21 +101,14 @@ final class WorkersController extends Controller
             return $this->error((string) __('sTask::global.invalid_json'), 422);
         }
         $input = (array) $request->input('schedule', []);
-        $schedule = Schedule::normalize([
-            'type' => in_array($input['type'] ?? 'manual', ['manual', 'once', 'periodic', 'regular'], true) ? $input['type'] : 'manual',
-            'enabled' => !empty($input['enabled']),
-            'datetime' => !empty($input['datetime']) ? str_replace('T', ' ', (string) $input['datetime']) : null,
-            'time' => (string) ($input['time'] ?? '00:00'),
-            'frequency' => in_array($input['frequency'] ?? '', ['hourly', 'daily', 'weekly'], true) ? $input['frequency'] : 'daily',
-            'days' => (array) ($input['days'] ?? []),
-            'start_time' => (string) ($input['start_time'] ?? '00:00'),
-            'end_time' => (string) ($input['end_time'] ?? '23:59'),
-            'interval' => in_array($input['interval'] ?? '', ['every_5min', 'every_15min', 'every_30min', 'hourly'], true) ? $input['interval'] : 'hourly',
-        ]);
+        // Upstream 2.x's shape plus `days` (weekly) and `day` (monthly); 1.x's `interval` folded in.
+        $previous = is_array($worker->settings['schedule'] ?? null) ? $worker->settings['schedule'] : [];
+        $schedule = Schedule::fromForm($input, $previous);
         unset($other['schedule']);
         $worker->settings = $other + ['schedule' => $schedule];
         $worker->save();
         $this->stask->clearWorkerCache($identifier);
+        app(\Seiger\sTask\Services\Scheduler::class)->scheduleSaved($identifier, $schedule);
         if ($request->expectsJson()) {
             return $this->json(['success' => true, 'settings' => $worker->settings]);
         }
