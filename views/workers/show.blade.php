@@ -51,7 +51,7 @@
                     <label class="st-label" for="s-frequency">{{ __('sTask::global.schedule_frequency') }}</label>
                     <select id="s-frequency" class="st-input w-full" name="schedule[frequency]">
                         @foreach (\Seiger\sTask\Support\Schedule::FREQUENCIES as $f)
-                            <option value="{{ $f }}" {{ $schedule['frequency'] === $f ? 'selected' : '' }}>{{ $scheduleLabel('frequency_' . $f, ['minutely' => 'Every minute', 'every_5min' => 'Every 5 minutes', 'every_15min' => 'Every 15 minutes', 'every_30min' => 'Every 30 minutes', 'monthly' => 'Monthly'][$f] ?? ucfirst($f)) }}</option>
+                            <option value="{{ $f }}" {{ $schedule['frequency'] === $f ? 'selected' : '' }}>{{ $scheduleLabel(['every_5min' => 'interval_5min', 'every_15min' => 'interval_15min', 'every_30min' => 'interval_30min'][$f] ?? 'frequency_' . $f, ['minutely' => 'Every minute', 'every_5min' => 'Every 5 minutes', 'every_15min' => 'Every 15 minutes', 'every_30min' => 'Every 30 minutes', 'monthly' => 'Monthly'][$f] ?? ucfirst($f)) }}</option>
                         @endforeach
                     </select>
                 </div>
