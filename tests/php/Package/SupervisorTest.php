@@ -389,14 +389,33 @@ class SupervisorTest extends PackageTestCase
         return [$proc, $pipes];
     }
 
-    /** @return array{int, string} */
-    private function finish(array $spawned): array
+    /**
+     * Waits for a spawned command (killing it after $timeout seconds: a hung pass fails the
+     * test instead of the suite); returns its exit code and output.
+     *
+     * @return array{int, string}
+     */
+    private function finish(array $spawned, float $timeout = 60.0): array
     {
         [$proc, $pipes] = $spawned;
-        $out = stream_get_contents($pipes[1]) . stream_get_contents($pipes[2]);
+        stream_set_blocking($pipes[1], false);
+        stream_set_blocking($pipes[2], false);
+        $out = '';
+        $deadline = microtime(true) + $timeout;
+        while (($status = proc_get_status($proc))['running']) {
+            $out .= stream_get_contents($pipes[1]) . stream_get_contents($pipes[2]);
+            if (microtime(true) > $deadline) {
+                proc_terminate($proc, SIGKILL);
+                proc_close($proc);
+                self::fail("the command did not finish within $timeout s:\n$out");
+            }
+            usleep(10_000);
+        }
+        $out .= stream_get_contents($pipes[1]) . stream_get_contents($pipes[2]);
         fclose($pipes[1]);
         fclose($pipes[2]);
-        return [proc_close($proc), $out];
+        proc_close($proc);
+        return [(int) $status['exitcode'], $out];
     }
 
     private function waitFor(callable $condition, float $seconds = 10.0): void
