@@ -253,6 +253,49 @@ class SupervisorTest extends PackageTestCase
         self::assertFalse($schema->hasTable('s_supervisor_states'));
     }
 
+    public function testAnUpstreamTableIsKeptAndGetsTheLockColumns(): void
+    {
+        $schema = app('db')->connection(sTask::connectionName())->getSchemaBuilder();
+        $schema->drop('s_supervisor_states');
+        // Upstream 2.2's table (its own migration name), with a row.
+        $schema->create('s_supervisor_states', function (\Illuminate\Database\Schema\Blueprint $t) {
+            $t->bigIncrements('id');
+            $t->unsignedBigInteger('worker_id')->index();
+            $t->string('identifier')->index();
+            $t->string('supervisor_key');
+            $t->char('key_hash', 64)->unique();
+            $t->string('state', 24)->default('stopped')->index();
+            $t->unsignedBigInteger('pid')->nullable();
+            $t->timestamp('heartbeat_at')->nullable();
+            $t->timestamp('supervisor_started_at')->nullable();
+            $t->unsignedBigInteger('uptime_seconds')->nullable();
+            $t->text('message')->nullable();
+            $t->char('fingerprint', 64)->nullable();
+            $t->timestamp('last_transition_at')->nullable();
+            $t->timestamp('last_seen_at')->nullable()->index();
+            $t->unsignedInteger('repeat_count')->default(0);
+            $t->timestamp('launch_requested_at')->nullable();
+            $t->timestamps();
+        });
+        $worker = sWorker::query()->where('identifier', 'listener')->firstOrFail();
+        app('db')->connection(sTask::connectionName())->table('s_supervisor_states')->insert([
+            'worker_id' => $worker->id, 'identifier' => 'listener', 'supervisor_key' => 'main',
+            'key_hash' => hash('sha256', $worker->id . ':main'), 'state' => 'healthy', 'repeat_count' => 7,
+            'last_seen_at' => gmdate('Y-m-d H:i:s', time() - 60),
+        ]);
+        $migration = require Site::REPO . '/database/migrations/2026_11_27_000002_create_supervisor_states_table.php';
+        $migration->up();
+        self::assertTrue($schema->hasColumn('s_supervisor_states', 'locked_until'));
+        self::assertTrue($schema->hasColumn('s_supervisor_states', 'lock_owner'));
+        self::assertSame(7, $this->state()->repeat_count, 'the row is kept');
+
+        // The kept row goes on: the supervisor sees the process gone and restarts it.
+        $this->pass();
+        self::assertSame(['restarted'], $this->events());
+        self::assertSame('starting', $this->state()->state);
+        $this->waitForBeat();
+    }
+
     // --- stask:work ---------------------------------------------------------------------------
 
     public function testStaskWorkSupervisesAndKeepsTheHeartbeatFresh(): void
