@@ -142,6 +142,9 @@ class SupervisorService
                 continue;
             }
             try {
+                // A fresh object: a long-running stask:work must see settings (key, grace)
+                // changed in the manager since the worker was first built.
+                $registry->forget((string) $row->identifier);
                 $worker = $registry->resolve((string) $row->identifier);
             } catch (\Throwable) {
                 continue;

@@ -308,12 +308,17 @@ class SupervisorTest extends PackageTestCase
             self::assertFileExists($heartbeat);
             unlink($heartbeat);
             $this->waitFor(fn () => is_file($heartbeat), 3); // touched again, not only at start
+            // Settings changed in the manager reach the running worker.
+            $this->configure('listener', ['key' => 'second', 'grace' => 2]);
+            $this->waitFor(fn () => $this->state('second') !== null, 5);
         } finally {
             [$code, $out] = $this->finish($work);
         }
         self::assertSame(0, $code, $out);
-        self::assertSame(['started', 'recovered'], $this->events());
+        self::assertSame(['started', 'recovered', 'started'], array_slice($this->events(), 0, 3));
         self::assertSame('healthy', $this->state()->state);
+        self::assertSame('main', $this->eventTasks()->first()->meta['supervisor_key']);
+        self::assertSame('second', $this->eventTasks()[2]->meta['supervisor_key']);
         self::assertTrue(sTask::heartbeat(10));
     }
 
