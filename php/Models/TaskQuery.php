@@ -17,9 +17,19 @@ class TaskQuery extends Builder
 {
     private const LIFECYCLE = ['status', 'message', 'result', 'progress', 'start_at', 'finished_at'];
 
+    /** A model's own save: the engine already applied its transition. */
+    private bool $plain = false;
+
+    /** @internal used by sTaskModel for the write that follows its engine transition */
+    public function plain(): static
+    {
+        $this->plain = true;
+        return $this;
+    }
+
     public function update(array $values)
     {
-        if (array_intersect_key($values, array_flip(self::LIFECYCLE)) === []) {
+        if ($this->plain || array_intersect_key($values, array_flip(self::LIFECYCLE)) === []) {
             return parent::update($values);
         }
         $count = 0;

@@ -406,7 +406,15 @@ class sTaskModel extends Model
         if ($dirty === []) {
             return parent::save($options);
         }
-        (new TaskWrite($this, $dirty))->apply();
+        try {
+            (new TaskWrite($this, $dirty))->apply();
+        } catch (\Throwable $e) {
+            // Refused: the model goes back to what the row holds, as if the write never happened.
+            foreach (array_keys($dirty) as $column) {
+                $this->attributes[$column] = $this->original[$column] ?? null;
+            }
+            throw $e;
+        }
         // The transition is written; the rest (meta, priority, …) goes the usual way.
         return parent::save($options);
     }
@@ -419,6 +427,13 @@ class sTaskModel extends Model
             throw new \LogicException("Task $id is running: cancel it first (sTask::cancel()), then delete it");
         }
         $this->exists = false;
+    }
+
+    /** The row write of save() itself (after the engine's transition) is a plain update. */
+    protected function setKeysForSaveQuery($query)
+    {
+        $query = parent::setKeysForSaveQuery($query);
+        return $query instanceof TaskQuery ? $query->plain() : $query;
     }
 
     public function newEloquentBuilder($query)
@@ -434,7 +449,7 @@ class sTaskModel extends Model
         }
         $a = $this->attributes;
         $meta = $this->meta;
-        $engineOptions = ['unique' => false];
+        $engineOptions = [];
         foreach (['max_attempts' => 'maxAttempts', 'started_by' => 'userId'] as $column => $option) {
             if (isset($a[$column])) {
                 $engineOptions[$option] = (int) $a[$column];
