@@ -402,6 +402,9 @@ class sTaskModel extends Model
         if (!$this->exists) {
             return $this->insertThroughEngine($options);
         }
+        if ($this->isDirty('priority')) {
+            $this->rankPriority();
+        }
         $dirty = array_intersect_key($this->getDirty(), array_flip(self::LIFECYCLE_COLUMNS));
         if ($dirty === []) {
             return parent::save($options);
@@ -417,6 +420,16 @@ class sTaskModel extends Model
         }
         // The transition is written; the rest (meta, priority, …) goes the usual way.
         return parent::save($options);
+    }
+
+    /** Claims order by priority_rank: a changed priority changes it too (the engine's ranks). */
+    private function rankPriority(): void
+    {
+        $priority = strtolower(trim((string) $this->attributes['priority']));
+        $rank = ['low' => 1, 'normal' => 2, 'high' => 3][$priority]
+            ?? throw new \InvalidArgumentException("priority must be low, normal or high, got \"$priority\"");
+        $this->attributes['priority'] = $priority;
+        $this->attributes['priority_rank'] = $rank;
     }
 
     /** Deletes the task with its progress and log (the engine refuses a running task). */

@@ -80,9 +80,11 @@ abstract class Controller
             return $this->error(trans('sTask::global.action_not_found', ['action' => $action]), 422);
         }
         try {
-            $task = $instance instanceof BaseWorker
-                ? $instance->createTask($action, $options, $priority)
-                : $this->stask->create($identifier, $action, $options, $priority, $this->stask->currentUserId());
+            // A worker that overrides createTask() (upstream's hook for its own checks) gets the
+            // call, as upstream's run route made it; the priority is then the worker's choice.
+            $task = $instance instanceof BaseWorker && (new \ReflectionMethod($instance, 'createTask'))->class !== BaseWorker::class
+                ? $instance->createTask($action, $options)
+                : $this->stask->create($identifier, $action, $options, $priority === '' ? 'normal' : $priority, $this->stask->currentUserId());
         } catch (\STask\Exception\InvalidArgumentException $e) {
             return $this->error($e->getMessage(), 422);
         } catch (\RuntimeException $e) {

@@ -84,6 +84,20 @@ final class ModelWritesTest extends PackageTestCase
         self::assertSame(2, sTaskModel::query()->queued()->update(['status' => 90, 'message' => 'Cleared']));
         self::assertSame(2, sTaskModel::cancelled()->count());
 
+        $low = sTask::create('report', 'build', ['month' => 10], 'low');
+        $high = sTask::create('report', 'build', ['month' => 11], 'high');
+        $low->update(['priority' => 'HIGH']);
+        self::assertSame('high', $low->fresh()->priority);
+        self::assertSame([(int) $low->id, (int) $high->id], sTask::getPendingTasks()->pluck('id')->map(fn ($i) => (int) $i)->all(), 'a raised priority moves it up (then oldest first)');
+        try {
+            $low->update(['priority' => 'urgent']);
+            self::fail('an unknown priority was saved');
+        } catch (\InvalidArgumentException) {
+            self::assertSame('high', $low->fresh()->priority);
+        }
+        $low->delete();
+        $high->delete();
+
         $pending = sTask::create('report', 'build', ['month' => 7]);
         sTask::log($pending, 'info', 'a line');
         $log = sTask::engine()->logPath((int) $pending->id);
