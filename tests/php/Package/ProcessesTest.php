@@ -51,7 +51,7 @@ final class ProcessesTest extends PackageTestCase
     {
         $first = sTask::create('slow', 'wait', ['seconds' => 1.5]);
         for ($i = 0; $i < 3; $i++) {
-            sTask::create('slow', 'wait', ['seconds' => 0.1]);
+            sTask::create('slow', 'wait', ['seconds' => 0.1, 'n' => $i]);
         }
         $worker = $this->spawnArtisan(['stask:work', '--sleep=0.2']);
         $this->waitFor(fn () => sTaskModel::query()->find($first->id)->isRunning());
