@@ -219,4 +219,5 @@ return [
     'no_generated_files' => 'No files yet.',
     'no_settings_form' => 'This worker has no settings form.',
     'settings_not_saved' => 'The settings were not saved: :error',
+    'cache_cleared' => 'Worker cache cleared',
 ];

@@ -219,4 +219,5 @@ return [
     'no_generated_files' => 'Файлов пока нет.',
     'no_settings_form' => 'У этого воркера нет формы настроек.',
     'settings_not_saved' => 'Настройки не сохранены: :error',
+    'cache_cleared' => 'Кэш воркеров очищен',
 ];

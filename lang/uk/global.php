@@ -219,4 +219,5 @@ return [
     'no_generated_files' => 'Файлів поки немає.',
     'no_settings_form' => 'Цей воркер не має форми налаштувань.',
     'settings_not_saved' => 'Налаштування не збережено: :error',
+    'cache_cleared' => 'Кеш воркерів очищено',
 ];

@@ -3,6 +3,7 @@
 use Illuminate\Support\Facades\Route;
 use Seiger\sTask\Http\Controllers\AssetController;
 use Seiger\sTask\Http\Controllers\DashboardController;
+use Seiger\sTask\Http\Controllers\PerformanceController;
 use Seiger\sTask\Http\Controllers\TaskController;
 use Seiger\sTask\Http\Controllers\TasksController;
 use Seiger\sTask\Http\Controllers\UploadController;
@@ -44,4 +45,14 @@ Route::middleware(['mgr', Authorize::class, VerifyCsrfToken::class])->prefix('st
     Route::get('server-limits', [UploadController::class, 'limits'])->name('serverLimits');
     Route::post('worker/{identifier}/run/{action}', [WorkersController::class, 'run'])
         ->where(['identifier' => '[A-Za-z0-9_.:\-]+', 'action' => '[A-Za-z0-9_.\-]+'])->name('worker.task.run');
+    // The names an older revision of upstream's widgets used, for packages that still call them.
+    Route::post('workers/{identifier}/tasks/{action}/run', [WorkersController::class, 'run'])
+        ->where(['identifier' => '[A-Za-z0-9_.:\-]+', 'action' => '[A-Za-z0-9_.\-]+'])->name('workers.tasks.run');
+    Route::post('workers/{identifier}/upload', [UploadController::class, 'store'])->where('identifier', '[A-Za-z0-9_.:\-]+')->name('workers.upload');
+
+    Route::get('performance/summary', [PerformanceController::class, 'summary'])->name('performance.summary');
+    Route::get('performance/workers', [PerformanceController::class, 'workers'])->name('performance.workers');
+    Route::get('performance/alerts', [PerformanceController::class, 'alerts'])->name('performance.alerts');
+    Route::get('cache/stats', [PerformanceController::class, 'cacheStats'])->name('cache.stats');
+    Route::post('cache/clear', [PerformanceController::class, 'cacheClear'])->name('cache.clear');
 });

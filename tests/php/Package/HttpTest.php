@@ -322,4 +322,23 @@ final class HttpTest extends PackageTestCase
         self::assertStringStartsWith('application/javascript', (string) $this->get('stask/assets/stask.js')->headers->get('Content-Type'));
         self::assertSame(404, $this->get('stask/assets/stask.php')->getStatusCode());
     }
+
+    public function testUpstreamsPerformanceAndCacheEndpoints(): void
+    {
+        sTask::create('report', 'build');
+        sTask::processPendingTasks();
+        $summary = $this->json($this->get('stask/performance/summary?hours=2'));
+        self::assertTrue($summary['success']);
+        self::assertSame(1, $summary['data']['tasks']['completed'], json_encode($summary));
+        $workers = $this->json($this->get('stask/performance/workers?identifier=report'));
+        self::assertTrue($workers['success']);
+        self::assertIsArray($this->json($this->get('stask/performance/alerts'))['data']);
+        self::assertArrayHasKey('hits', $this->json($this->get('stask/cache/stats'))['data']);
+        self::assertTrue($this->json($this->post('stask/cache/clear', ['identifier' => 'report']))['success']);
+        $this->json($this->post('stask/cache/clear', [], false), 419);
+        // The route names an older revision of upstream's widgets used.
+        $r = $this->json($this->post('stask/workers/report/tasks/build/run', ['options' => ['month' => 12]]));
+        self::assertSame(['month' => 12], sTask::find($r['id'])->meta);
+        self::assertStringEndsWith('/stask/workers/report/upload', route('sTask.workers.upload', ['identifier' => 'report']));
+    }
 }
