@@ -30,6 +30,9 @@ final class HttpTest extends PackageTestCase
             ['POST', 'stask/worker/report/run/build'], ['GET', 'stask/assets/stask.css'],
             ['POST', 'stask/task'], ['POST', 'stask/task/store'], ['POST', 'stask/clean'], ['POST', 'stask/worker/clean-orphaned'],
             ['POST', 'stask/worker/report/upload'], ['GET', 'stask/server-limits'],
+            ['POST', 'stask/workers/report/tasks/build/run'], ['POST', 'stask/workers/report/upload'],
+            ['GET', 'stask/performance/summary'], ['GET', 'stask/performance/workers'], ['GET', 'stask/performance/alerts'],
+            ['GET', 'stask/cache/stats'], ['POST', 'stask/cache/clear'],
         ];
     }
 
