@@ -37,9 +37,10 @@ final class TaskController extends Controller
     /**
      * Upstream's progress endpoint, with the snapshot's fields: success, code, id, status,
      * progress, processed, total, eta, message, log_lines (the last 50 messages), and more.
-     * The snapshot and the lines are TaskProgress's, as upstream's endpoint read them.
+     * The snapshot and the lines are TaskProgress's, as upstream's endpoint read them;
+     * `?include_log=0` leaves the lines out (an empty list).
      */
-    public function progress(int $id): JsonResponse
+    public function progress(Request $request, int $id): JsonResponse
     {
         $task = sTaskModel::query()->find($id);
         $snapshot = $task === null ? null : TaskProgress::readProgress($id);
@@ -53,7 +54,8 @@ final class TaskController extends Controller
             'can_cancel' => !$task->isFinished(),
             'duration' => $task->duration,
             'last_error' => $task->last_error,
-            'log_lines' => TaskProgress::readLog($id, 50),
+            // Upstream 2.1's ?include_log=0 (its live table rows): the snapshot without the log.
+            'log_lines' => in_array((string) $request->query('include_log', '1'), ['0', 'false'], true) ? [] : TaskProgress::readLog($id, 50),
         ]);
     }
 

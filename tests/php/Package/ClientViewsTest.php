@@ -267,6 +267,9 @@ final class ClientViewsTest extends PackageTestCase
         }
         self::assertSame(100, $p['progress']);
         self::assertContains('Exporting **products**', $p['log_lines']);
+        $quiet = $this->json($this->get("stask/task/{$task->id}/progress?include_log=0"));
+        self::assertSame([], $quiet['log_lines'], 'upstream 2.1\'s include_log=0');
+        self::assertSame('completed', $quiet['status']);
         $missing = $this->json($this->get('stask/task/999999/progress'), 404);
         self::assertSame('not_found', $missing['status'], 'the watcher stops on it');
     }
