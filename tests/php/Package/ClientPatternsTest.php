@@ -1,0 +1,529 @@
+<?php
+
+declare(strict_types=1);
+
+namespace STask\Tests\Package;
+
+use Clients\Ai\AiDispatcher;
+use Clients\Csv\Integration\ImportExportCsvWorker;
+use Clients\Feed\Integration\MerchantFeedWorker;
+use Clients\Gallery\Services\ImageOptimizationQueue;
+use Clients\Mailer\Database\MailerTables;
+use Clients\Mailer\Models\MailDelivery;
+use Clients\Mailer\Models\Mailing;
+use Clients\Mailer\Services\MailingDeliveryQueue;
+use Clients\Metrics\Database\RegisterMetricsWorker;
+use Illuminate\Http\Request;
+use Illuminate\Http\UploadedFile;
+use Seiger\sTask\Facades\sTask;
+use Seiger\sTask\Models\sTaskModel;
+use Seiger\sTask\Models\sWorker;
+use STask\Tests\Evo\Site;
+use Symfony\Component\HttpFoundation\Response;
+
+/**
+ * Issue 10: packages written against upstream sTask 2.x run unchanged. Each fixture package
+ * under tests/fixtures/packages/clients/ reproduces one public client's way of using sTask
+ * (own code); here they go through discovery, sTask::create, the manager's run and upload
+ * endpoints, and real `php artisan stask:work` / `stask:worker` processes, and the row, the
+ * progress snapshot, the log and the manager's progress JSON must agree at the end.
+ * On SQLite here; on MariaDB and PostgreSQL in the subclasses.
+ */
+class ClientPatternsTest extends PackageTestCase
+{
+    protected array $packages = [
+        'clients/listing', 'clients/csv', 'clients/feed', 'clients/metrics',
+        'clients/mailer', 'clients/gallery', 'clients/ai', 'clients/flaky',
+    ];
+    /** "mysql" or "pgsql": the site's database is a server (ServerDatabase); null: SQLite. */
+    protected ?string $server = null;
+    private ?ServerDatabase $db = null;
+
+    protected function setUp(): void
+    {
+        if ($this->server === null) {
+            parent::setUp();
+        } else {
+            $this->db = ServerDatabase::create($this, $this->server);
+            $this->site = new Site($this->packages, $this->staskConfig, null, 'evo_', null, null, null, $this->db->connection);
+            $this->artisan('migrate', ['--force' => true]);
+        }
+    }
+
+    protected function tearDown(): void
+    {
+        if (isset($this->site)) {
+            parent::tearDown();
+        }
+        $this->db?->drop();
+        $this->db = null;
+    }
+
+    // --- helpers -----------------------------------------------------------------------------
+
+    /**
+     * Runs `php artisan …` in a process of its own (with the extension); returns [exit code,
+     * output]. A process still running after $timeout seconds is killed and the test fails.
+     */
+    private function process(array $args, float $timeout = 30.0): array
+    {
+        $extension = realpath((string) getenv('STASK_EXTENSION')) ?: Site::REPO . '/target/release/libstask.so';
+        $cmd = array_merge([PHP_BINARY, '-d', 'extension=' . $extension, $this->site->core . '/artisan'], $args);
+        return self::runCommand($cmd, $this->site->core, $timeout);
+    }
+
+    /** @return array{int, string} */
+    private static function runCommand(array $cmd, string $cwd, float $timeout): array
+    {
+        $proc = proc_open($cmd, [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, $cwd);
+        self::assertIsResource($proc);
+        stream_set_blocking($pipes[1], false);
+        stream_set_blocking($pipes[2], false);
+        $out = '';
+        $deadline = microtime(true) + $timeout;
+        while (true) {
+            $read = [$pipes[1], $pipes[2]];
+            $write = $except = null;
+            if (@stream_select($read, $write, $except, 0, 100_000) > 0) {
+                foreach ($read as $pipe) {
+                    $out .= (string) fread($pipe, 65536);
+                }
+            }
+            if (feof($pipes[1]) && feof($pipes[2])) {
+                break;
+            }
+            if (microtime(true) > $deadline) {
+                proc_terminate($proc, SIGKILL);
+                fclose($pipes[1]);
+                fclose($pipes[2]);
+                proc_close($proc);
+                self::fail(sprintf("%s did not finish within %.0f s; its output:\n%s", implode(' ', array_slice($cmd, 3)), $timeout, $out));
+            }
+        }
+        fclose($pipes[1]);
+        fclose($pipes[2]);
+        return [proc_close($proc), $out];
+    }
+
+    /** `stask:work --stop-when-empty` in its own process; returns its output. */
+    private function work(array $more = []): string
+    {
+        [$code, $out] = $this->process(array_merge(['stask:work', '--stop-when-empty', '--sleep=0.2', '--supervise=0'], $more));
+        self::assertSame(0, $code, "stask:work exited with $code:\n$out");
+        return $out;
+    }
+
+    /** One `stask:worker` pass (cron's command) in its own process; returns its output. */
+    private function pass(array $more = []): string
+    {
+        [$code, $out] = $this->process(array_merge(['stask:worker'], $more));
+        self::assertSame(0, $code, "stask:worker exited with $code:\n$out");
+        return $out;
+    }
+
+    private function discover(array $identifiers): void
+    {
+        $this->artisan('stask:discover', ['--activate' => $identifiers]);
+    }
+
+    private function task(int $id): sTaskModel
+    {
+        $task = sTaskModel::query()->find($id);
+        self::assertNotNull($task, "task $id exists");
+        return $task;
+    }
+
+    /** @return array<string, mixed> the manager's progress answer (GET stask/task/{id}/progress) */
+    private function managerProgress(int $id): array
+    {
+        return $this->json($this->get("stask/task/$id/progress"));
+    }
+
+    /**
+     * The end state of a finished task agrees everywhere: the row, the engine's snapshot, the
+     * manager's progress JSON and the log; no log line speaks of a lost lease.
+     *
+     * @return sTaskModel the row
+     */
+    private function assertOutcome(int $id, string $status, ?string $message, int $attempts = 1, string $why = ''): sTaskModel
+    {
+        $why = $why === '' ? "task $id" : "$why (task $id)";
+        $row = $this->task($id);
+        $code = ['completed' => 80, 'failed' => 100, 'cancelled' => 90][$status];
+        self::assertSame($code, $row->status, "$why: row status; message: {$row->message}; last_error: {$row->last_error}");
+        if ($message !== null) {
+            self::assertSame($message, $row->message, "$why: row message");
+        }
+        self::assertSame($attempts, $row->attempts, "$why: attempts");
+        self::assertNotNull($row->finished_at, "$why: finished_at");
+        if ($status === 'completed') {
+            self::assertSame(100, $row->progress, "$why: row progress");
+        }
+        $snapshot = sTask::progress($id);
+        self::assertSame($status, $snapshot['status'], "$why: snapshot status " . json_encode($snapshot));
+        self::assertSame($row->message, $snapshot['message'], "$why: the snapshot's message is the row's");
+        if ($status === 'completed') {
+            self::assertSame(100, (int) $snapshot['progress'], "$why: snapshot progress");
+        }
+        $manager = $this->managerProgress($id);
+        self::assertSame($status, $manager['status'], "$why: manager status");
+        self::assertSame($row->message, $manager['message'], "$why: manager message");
+        self::assertSame($row->attempts, (int) $manager['attempts'], "$why: manager attempts");
+        $logs = sTask::logs($id, null, 1000);
+        foreach ($logs as $entry) {
+            self::assertDoesNotMatchRegularExpression('/lease|\blost\b|discarded/i', $entry['message'], "$why: log line " . json_encode($entry));
+        }
+        foreach ($manager['log_lines'] as $line) {
+            self::assertDoesNotMatchRegularExpression('/lease|\blost\b|discarded/i', (string) $line, "$why: manager log line");
+        }
+        $errors = array_values(array_filter($logs, static fn (array $e): bool => $e['level'] === 'error'));
+        if ($status === 'failed') {
+            self::assertCount(1, $errors, "$why: one failure line in the log: " . json_encode($logs));
+        } elseif ($attempts === 1) {
+            self::assertSame([], $errors, "$why: no error in the log of a task that completed at once");
+        }
+        return $row;
+    }
+
+    /** A JSON body, as the widgets' callApi() sends it. */
+    private function postJson(string $path, array $body): Response
+    {
+        $request = Request::create('http://example.test/manager/' . $path, 'POST', [], [], [], [
+            'SCRIPT_NAME' => '/manager/index.php',
+            'SCRIPT_FILENAME' => $this->site->root . '/manager/index.php',
+            'CONTENT_TYPE' => 'application/json',
+            'HTTP_ACCEPT' => 'application/json',
+            'HTTP_X_CSRF_TOKEN' => csrf_token(),
+        ], (string) json_encode($body));
+        return $this->site->dispatch($request);
+    }
+
+    /** Runs an action through the manager's run endpoint; returns the new task's id. */
+    private function runEndpoint(string $identifier, string $action, array $body = [], bool $json = false): int
+    {
+        $path = "stask/worker/$identifier/run/$action";
+        $answer = $this->json($json ? $this->postJson($path, $body) : $this->post($path, $body));
+        self::assertTrue($answer['success'], json_encode($answer));
+        return (int) $answer['id'];
+    }
+
+    private function page(string $path): string
+    {
+        $response = $this->get($path);
+        self::assertSame(200, $response->getStatusCode(), "$path: " . substr((string) $response->getContent(), 0, 800));
+        return (string) $response->getContent();
+    }
+
+    /** The number of runs a fixture recorded in storage/{$file} (one line each). */
+    private function runs(string $file): array
+    {
+        $path = $this->site->core . '/storage/' . $file;
+        return is_file($path) ? array_values(array_filter(explode("\n", (string) file_get_contents($path)))) : [];
+    }
+
+    // --- discovery and signatures ------------------------------------------------------------
+
+    public function testEveryClientClassLoadsAndDiscoveryFindsOnlyTheWorkers(): void
+    {
+        $extension = realpath((string) getenv('STASK_EXTENSION')) ?: Site::REPO . '/target/release/libstask.so';
+        [$code, $stdout] = self::runCommand([PHP_BINARY, '-d', 'extension=' . $extension, Site::REPO . '/tests/php/fixtures/client_classes.php', $this->site->root], $this->site->core, 30.0);
+        self::assertSame(0, $code, "loading the client classes failed:\n$stdout");
+        $report = json_decode((string) $stdout, true);
+        self::assertIsArray($report, $stdout);
+
+        $workers = [
+            'Clients\\Ai\\sTask\\AiSmokeWorker' => 'clients_ai_smoke',
+            'Clients\\Csv\\Integration\\ImportExportCsvWorker' => 'clients_csv',
+            'Clients\\Feed\\Integration\\MerchantFeedWorker' => 'merchant_feed',
+            'Clients\\Flaky\\FlakyApiWorker' => 'clients_flaky_api',
+            'Clients\\Flaky\\OneShotWorker' => 'clients_one_shot',
+            'Clients\\Gallery\\Workers\\ImageOptimizeWorker' => 'clients.image-optimize',
+            'Clients\\Listing\\Integration\\ListingCacheWorker' => 'listingCache',
+            'Clients\\Mailer\\Workers\\MailingDeliveryWorker' => 'clients_mail_delivery',
+            'Clients\\Metrics\\Workers\\DashboardMetricsWorker' => 'clients_dashboard_metrics',
+        ];
+        $found = array_filter($report['found'], static fn (string $class): bool => str_starts_with($class, 'Clients\\'), ARRAY_FILTER_USE_KEY);
+        ksort($found);
+        self::assertSame($workers, $found);
+        self::assertSame([], array_filter($report['invalid'], static fn ($m, string $c): bool => str_starts_with($c, 'Clients\\'), ARRAY_FILTER_USE_BOTH));
+        self::assertSame([], $report['conflicts']);
+        $loaded = array_diff($report['loaded_by_scan'], array_keys($workers));
+        self::assertSame([], array_values($loaded), 'the scan loaded no class but the workers');
+
+        foreach ($workers as $class => $identifier) {
+            self::assertTrue($report['classes'][$class]['worker'], $class);
+            self::assertSame($identifier, $report['classes'][$class]['identifier'], $class);
+        }
+        // The members a client declares against upstream 2.x's BaseWorker load on ours.
+        $ai = $report['classes']['Clients\\Ai\\sTask\\AiSmokeWorker']['methods'];
+        foreach (['__construct', 'getConfig', 'shouldRunNow', 'createTask', 'log', 'renderWidget', 'taskMake', 'taskDispatch'] as $method) {
+            self::assertContains($method, $ai);
+        }
+        self::assertFalse($report['classes']['Clients\\Ai\\sTask\\AiSmokeWorker']['shouldRunNow']);
+        $csv = $report['classes']['Clients\\Csv\\Integration\\ImportExportCsvWorker'];
+        self::assertSame(['cleanupDirectory', 'getSettingValue', 'calculateProgress'], array_values(array_intersect($csv['methods'], ['cleanupDirectory', 'getSettingValue', 'calculateProgress'])));
+        self::assertSame(';', $csv['settings']['delimiter'], 'settings() overridden with a fixed array');
+        self::assertSame('photo', $report['classes']['Clients\\Gallery\\Workers\\ImageOptimizeWorker']['icon']);
+        self::assertNotContains('renderWidget', $report['classes']['Clients\\Gallery\\Workers\\ImageOptimizeWorker']['methods']);
+        $metrics = $report['classes']['Clients\\Metrics\\Workers\\DashboardMetricsWorker'];
+        self::assertSame(['enabled' => true, 'type' => 'periodic', 'frequency' => 'daily', 'time' => '04:15'], $metrics['schedule'], 'its own getSchedule() default');
+    }
+
+    // --- 1. listing cache: 30 → 50 → 80 / 100 through the model, then a progress report --------
+
+    public function testListingCacheWorkerMovesItsOwnTaskThroughTheModel(): void
+    {
+        $this->discover(['listingCache']);
+        $ok = sTask::create('listingCache', 'make', ['categories' => 5]);
+        $bad = $this->runEndpoint('listingCache', 'make', ['options' => ['categories' => 5, 'fail_at' => 3]]);
+
+        $out = $this->work();
+        self::assertStringContainsString("#{$ok->id} listingCache:make", $out);
+        $row = $this->assertOutcome($ok->id, 'completed', '**done**', 1, 'listing');
+        self::assertSame(['categories' => 5], $row->meta);
+        self::assertSame(5, (int) sTask::progress($ok->id)['processed']);
+        self::assertFileExists($this->site->core . "/storage/listing-cache/task-{$ok->id}.json");
+
+        $row = $this->assertOutcome($bad, 'failed', 'Listing cache failed: category 3 has no price column', 1, 'listing, failing');
+        self::assertSame(1, $row->max_attempts, 'no retries: the worker declares none');
+        self::assertStringContainsString('category 3 has no price column', (string) $row->last_error);
+
+        // Nothing left to run: another pass and another worker leave both alone.
+        $this->pass();
+        $this->work();
+        self::assertSame(1, $this->task($ok->id)->attempts);
+        self::assertSame(1, $this->task($bad)->attempts);
+        self::assertSame('failed', $this->managerProgress($bad)['status']);
+    }
+
+    // --- 2. CSV import / export: markFinished with a file, upload token, markFailed ---------
+
+    public function testCsvExportFinishesWithADownloadableFile(): void
+    {
+        $this->discover(['clients_csv']);
+        $id = $this->runEndpoint('clients_csv', 'export', ['rows' => '4']);
+        self::assertSame(['rows' => '4'], $this->task($id)->meta, 'a form post without options: the body is the options');
+
+        $this->pass();
+        $link = 'http://example.test/manager/stask/task/' . $id . '/download';
+        $row = $this->assertOutcome($id, 'completed', '**Done. [Download](' . $link . ')**', 1, 'export');
+        $file = $this->site->core . "/storage/clients-csv/products-$id.csv";
+        self::assertSame(realpath($file), realpath((string) $row->result), 'the result is the file');
+
+        $download = $this->get("stask/task/$id/download");
+        self::assertSame(200, $download->getStatusCode());
+        self::assertInstanceOf(\Symfony\Component\HttpFoundation\BinaryFileResponse::class, $download);
+        $csv = (string) file_get_contents($download->getFile()->getPathname());
+        self::assertSame("sku;name;price\nSKU-1;\"Product 1\";10\nSKU-2;\"Product 2\";20\nSKU-3;\"Product 3\";30\nSKU-4;\"Product 4\";40\n", $csv);
+    }
+
+    public function testCsvImportReadsTheUploadByItsTokenAndReportsAMissingFile(): void
+    {
+        $this->discover(['clients_csv']);
+        $path = tempnam(sys_get_temp_dir(), 'csv');
+        file_put_contents($path, "sku;name;price\nA-1;Chair;45\nB-2;Table;120\n");
+        $upload = $this->json($this->post('stask/worker/clients_csv/upload', [], true, ['file' => new UploadedFile($path, 'products.csv', null, null, true)]));
+        self::assertTrue($upload['success']);
+        $token = $upload['result'];
+
+        // upstream's widget: upload, then run with the token as a top-level `filename`
+        $ok = $this->runEndpoint('clients_csv', 'import', ['filename' => $token], true);
+        self::assertSame($token, $this->task($ok)->meta['filename']);
+        $missing = $this->runEndpoint('clients_csv', 'import', ['filename' => 'nothing-here.csv'], true);
+        self::assertArrayNotHasKey('uploaded_file', $this->task($missing)->meta, 'not a token: a plain string');
+
+        $this->work();
+        $this->assertOutcome($ok, 'completed', 'Imported 2 products', 1, 'import');
+        self::assertSame([
+            ['sku' => 'A-1', 'name' => 'Chair', 'price' => '45'],
+            ['sku' => 'B-2', 'name' => 'Table', 'price' => '120'],
+        ], json_decode((string) file_get_contents($this->site->core . '/storage/' . ImportExportCsvWorker::IMPORTED_FILE), true));
+        $row = $this->assertOutcome($missing, 'failed', 'Import failed: File not found: nothing-here.csv', 1, 'import of a missing file');
+        self::assertNull($row->result);
+    }
+
+    // --- 3. merchant feed: legacy widget, settings form, generated files, long message -----
+
+    public function testFeedWorkerWithItsOwnWidgetSettingsAndFiles(): void
+    {
+        $this->discover(['merchant_feed']);
+        $html = $this->page('stask/worker/merchant_feed');
+        self::assertStringContainsString('merchant_feedProgress', $html, 'the legacy widget is on the page');
+        self::assertStringContainsString('name="currency"', $html, 'the worker\'s settings form is on the page');
+
+        $saved = $this->json($this->post('stask/worker/merchant_feed/settings', ['worker_form' => '1', 'currency' => ' usd ', 'limit' => '25']));
+        self::assertSame('USD', $saved['settings']['currency'], 'normalizeSettingsForSave() cleaned the form');
+        self::assertSame(25, $saved['settings']['limit']);
+
+        $id = $this->runEndpoint('merchant_feed', 'make');
+        $this->work();
+        $message = (new MerchantFeedWorker())->summary(25, 'USD', "feed-$id.xml");
+        self::assertGreaterThan(500, strlen($message));
+        $this->assertOutcome($id, 'completed', $message, 1, 'feed');
+        self::assertSame(25, (int) sTask::progress($id)['total']);
+        self::assertSame(25, substr_count((string) file_get_contents($this->site->core . "/storage/clients-feeds/feed-$id.xml"), '<item>'));
+        self::assertStringContainsString("feed-$id.xml", $this->page('stask/worker/merchant_feed'), 'getGeneratedFiles() is listed');
+    }
+
+    // --- 4. scheduled metrics: a hidden worker registered by the package, getSchedule() -----
+
+    public function testScheduledMetricsWorkerRegisteredByItsPackage(): void
+    {
+        $at = date('H:i', time() + 7200);
+        (new RegisterMetricsWorker())->up(['enabled' => true, 'type' => 'periodic', 'frequency' => 'daily', 'time' => $at]);
+        $worker = sWorker::query()->where('identifier', 'clients_dashboard_metrics')->first();
+        self::assertTrue((bool) $worker->active);
+        self::assertSame(1, (int) $worker->hidden);
+
+        // The cron pass queues the next run from the worker's getSchedule(), for later.
+        $out = $this->pass();
+        self::assertStringContainsString('Scheduled clients_dashboard_metrics', $out);
+        $task = sTaskModel::query()->where('identifier', 'clients_dashboard_metrics')->sole();
+        self::assertTrue($task->isPending());
+        self::assertSame('make', $task->action);
+        self::assertGreaterThan(time() + 3600, intdiv((int) $task->available_at, 1000), 'not before its time');
+        $this->work();
+        self::assertTrue($task->fresh()->isPending(), 'stask:work leaves it until its time');
+
+        // The package's code moves it to now (its start_at): it runs.
+        $task->update(['start_at' => now()]);
+        $this->work();
+        $row = $this->assertOutcome((int) $task->id, 'completed', 'Metrics refreshed', 1, 'metrics');
+        self::assertSame(100, $row->progress);
+        $metrics = json_decode((string) file_get_contents($this->site->core . '/storage/clients-metrics.json'), true);
+        self::assertSame(12, $metrics['orders']);
+    }
+
+    // --- 5. mailer: send_once, start_at from the package, reuse, cancel, missing record ----
+
+    public function testMailerQueueSchedulesReusesAndCancelsItsTasks(): void
+    {
+        MailerTables::up();
+        $mailing = Mailing::query()->create(['subject' => 'News', 'recipients' => ['a@example.test', 'b@example.test', 'c@example.test']]);
+        $later = Mailing::query()->create(['subject' => 'Later', 'recipients' => ['d@example.test']]);
+        $queue = new MailingDeliveryQueue();
+
+        $first = $queue->enqueue((int) $mailing->id, now()->addMinutes(30));
+        $worker = sWorker::query()->where('identifier', 'clients_mail_delivery')->first();
+        self::assertTrue((bool) $worker->active);
+        self::assertTrue((bool) $worker->hidden);
+        // Enqueued again, sooner: the same task, moved.
+        $soon = microtime(true) + 2.5;
+        $again = $queue->enqueue((int) $mailing->id, now()->setTimestamp((int) ceil($soon)));
+        self::assertSame($first->id, $again->id);
+        self::assertSame(1, sTaskModel::query()->where('identifier', 'clients_mail_delivery')->count());
+        self::assertTrue($again->fresh()->meta['requeued']);
+
+        $this->work();
+        self::assertSame(0, MailDelivery::query()->count(), 'not before its start_at');
+        self::assertTrue($first->fresh()->isPending());
+
+        usleep((int) max(0, (ceil($soon) - microtime(true) + 0.3) * 1e6));
+        $this->work();
+        $this->assertOutcome((int) $first->id, 'completed', 'Sent 3 e-mails', 1, 'mailing');
+        self::assertSame(['a@example.test', 'b@example.test', 'c@example.test'],
+            MailDelivery::query()->orderBy('id')->pluck('email')->all(), 'each e-mail sent once');
+
+        // A mailing that is gone: the worker throws without marking; failed once, not retried.
+        $gone = $queue->enqueue(999);
+        $this->pass();
+        $row = $this->assertOutcome((int) $gone->id, 'failed', null, 1, 'missing mailing');
+        self::assertStringEndsWith('Mailing #999 not found', $row->message, 'the exception\'s message');
+        self::assertSame(1, $row->max_attempts);
+        $this->pass();
+        $this->work();
+        self::assertSame(1, $this->task((int) $gone->id)->attempts);
+        self::assertSame(3, MailDelivery::query()->count());
+
+        // A scheduled one is cancelled: deleted.
+        $scheduled = $queue->enqueue((int) $later->id, now()->addHour());
+        self::assertSame(1, $queue->cancelScheduled((int) $later->id));
+        self::assertNull(sTaskModel::query()->find($scheduled->id));
+        self::assertSame(0, $queue->cancelScheduled((int) $later->id));
+    }
+
+    // --- 6. gallery: heartbeat check, firstOrCreate, findActiveDuplicate, create ------------
+
+    public function testGalleryQueueUsesTheHeartbeatAndReusesDuplicates(): void
+    {
+        $queue = new ImageOptimizationQueue();
+        $image = $this->site->core . '/storage/photo.jpg';
+        file_put_contents($image, str_repeat('x', 1000));
+        self::assertFalse($queue->available(), 'no runner has run yet');
+        self::assertNull($queue->defer(['path' => $image, 'quality' => 70]));
+        self::assertNull(sWorker::query()->where('identifier', 'clients.image-optimize')->first());
+
+        $this->pass(); // a runner was here: the heartbeat is fresh
+        self::assertTrue($queue->available());
+        $task = $queue->defer(['path' => $image, 'quality' => 70, 'sizes' => ['s' => 100, 'm' => 300]]);
+        self::assertNotNull($task);
+        $same = $queue->defer(['sizes' => ['m' => 300, 's' => 100], 'quality' => 70, 'path' => $image]);
+        self::assertSame($task->id, $same->id, 'findActiveDuplicate() found it');
+        self::assertSame($task->id, sTask::create('clients.image-optimize', 'optimize', ['quality' => 70, 'path' => $image, 'sizes' => ['s' => 100, 'm' => 300]])->id, 'sTask::create() hands it back too');
+        $other = $queue->defer(['path' => $image, 'quality' => 50]);
+        self::assertNotSame($task->id, $other->id);
+        $worker = sWorker::query()->where('identifier', 'clients.image-optimize')->first();
+        self::assertTrue((bool) $worker->active);
+        self::assertSame(0, (int) $worker->hidden);
+        self::assertStringContainsString('Image optimisation', $this->page('stask/worker/clients.image-optimize'), 'BaseWorker\'s own widget');
+
+        $this->work();
+        $row = $this->assertOutcome((int) $task->id, 'completed', null, 1, 'gallery');
+        self::assertSame('photo.q70.webp (1000 → 700 bytes)', $row->result);
+        self::assertSame('photo.q50.webp (1000 → 500 bytes)', $this->assertOutcome((int) $other->id, 'completed', null, 1, 'gallery 50')->result);
+        self::assertSame(700, filesize($this->site->core . '/storage/photo.q70.webp'));
+    }
+
+    // --- 7. AI: constructor, own log(), overrides, legacy partial, named arguments ---------
+
+    public function testAiWorkerWithUpstreamSignaturesAndNamedArgumentDispatch(): void
+    {
+        $this->discover(['clients_ai_smoke']);
+        $html = $this->page('stask/worker/clients_ai_smoke');
+        self::assertStringContainsString('clients_ai_smokeRun', $html, 'the legacy partial renders the Run button');
+        self::assertStringContainsString('Checks that the AI provider answers', $html);
+
+        $dispatched = (new AiDispatcher())->dispatch(['prompt' => 'Hello']);
+        self::assertSame(7, $dispatched->started_by);
+        self::assertSame(['prompt' => 'Hello'], $dispatched->meta);
+        $make = $this->runEndpoint('clients_ai_smoke', 'make');
+        self::assertSame('test-provider', $this->task($make)->meta['provider'], 'the worker\'s createTask() override ran');
+        $fail = $this->runEndpoint('clients_ai_smoke', 'make', ['options' => ['fail' => 1]]);
+
+        $this->pass();
+        $row = $this->assertOutcome((int) $dispatched->id, 'completed', 'Dispatched', 1, 'dispatch');
+        self::assertSame(7, $row->started_by);
+        self::assertSame('{"reply":"ok","prompt":"Hello"}', $row->result);
+        $this->assertOutcome($make, 'completed', 'Done', 1, 'smoke');
+        $this->assertOutcome($fail, 'failed', 'AI smoke test failed: provider answered 503', 1, 'smoke, failing');
+        $own = (string) file_get_contents($this->site->core . '/storage/clients-ai.log');
+        self::assertStringContainsString("smoke test #$make for clients_ai_smoke", $own, 'its own log() and $this->worker');
+        self::assertStringContainsString('smoke test failed: provider answered 503', $own);
+        self::assertStringContainsString('by user 7', $own);
+    }
+
+    // --- retries: opt-in only ------------------------------------------------------------------
+
+    public function testRetriesOnlyForAWorkerThatDeclaresTries(): void
+    {
+        $this->discover(['clients_flaky_api', 'clients_one_shot']);
+        $flaky = sTask::create('clients_flaky_api', 'sync');
+        $once = sTask::create('clients_one_shot', 'charge');
+        self::assertSame(3, $flaky->max_attempts, 'public $tries = 3');
+        self::assertSame(1, $once->max_attempts);
+
+        [$code, $out] = $this->process(['stask:work', '--sleep=0.5', '--max-jobs=4', '--max-time=20', '--supervise=0']);
+        self::assertSame(0, $code, $out);
+        $row = $this->assertOutcome((int) $flaky->id, 'completed', 'Synced on attempt 3', 3, 'flaky');
+        self::assertSame(3, $row->max_attempts);
+        $times = array_map(static fn (string $l): float => (float) explode(' ', $l)[0], $this->runs("clients-flaky-{$flaky->id}.log"));
+        self::assertCount(3, $times);
+        self::assertGreaterThanOrEqual(0.9, $times[1] - $times[0], '$backoff[0] = 1 s');
+        self::assertGreaterThanOrEqual(1.9, $times[2] - $times[1], '$backoff[1] = 2 s');
+
+        $row = $this->assertOutcome((int) $once->id, 'failed', null, 1, 'one shot');
+        self::assertStringEndsWith('Payment gateway refused the charge', $row->message);
+        $this->pass();
+        self::assertCount(1, $this->runs("clients-oneshot-{$once->id}.log"), 'ran exactly once');
+    }
+}
