@@ -13,6 +13,9 @@ use Seiger\sTask\Workers\BaseWorker;
  */
 final class StockSyncWorker extends BaseWorker
 {
+    /** A sync may simply be run again: up to 3 attempts (tasks run once unless a worker says so). */
+    public $tries = 3;
+
     public function identifier(): string { return 'sync'; }
     public function scope(): string { return 'shop'; }
     public function title(): string { return 'Stock sync'; }
