@@ -67,30 +67,44 @@ class ClientPatternsTest extends PackageTestCase
      */
     private function process(array $args, float $timeout = 30.0): array
     {
-        $extension = realpath((string) getenv('STASK_EXTENSION')) ?: Site::REPO . '/target/release/libstask.so';
-        $cmd = array_merge([PHP_BINARY, '-d', 'extension=' . $extension, $this->site->core . '/artisan'], $args);
-        return self::runCommand($cmd, $this->site->core, $timeout);
+        return self::finish($this->spawn($args), $timeout);
     }
 
-    /** @return array{int, string} */
-    private static function runCommand(array $cmd, string $cwd, float $timeout): array
+    /** Starts `php artisan …` in a process of its own (with the extension). */
+    private function spawn(array $args): array
+    {
+        $extension = realpath((string) getenv('STASK_EXTENSION')) ?: Site::REPO . '/target/release/libstask.so';
+        return self::start(array_merge([PHP_BINARY, '-d', 'extension=' . $extension, $this->site->core . '/artisan'], $args), $this->site->core);
+    }
+
+    /** @return array{0: resource, 1: array<int, resource>, 2: list<string>} */
+    private static function start(array $cmd, string $cwd): array
     {
         $proc = proc_open($cmd, [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, $cwd);
         self::assertIsResource($proc);
         stream_set_blocking($pipes[1], false);
         stream_set_blocking($pipes[2], false);
+        return [$proc, $pipes, $cmd];
+    }
+
+    /**
+     * Waits for a started process and returns [exit code, stdout + stderr]; kills it and fails
+     * the test after $timeout seconds.
+     *
+     * @return array{int, string}
+     */
+    private static function finish(array $started, float $timeout = 30.0): array
+    {
+        [$proc, $pipes, $cmd] = $started;
         $out = '';
         $deadline = microtime(true) + $timeout;
-        while (true) {
+        while (!(feof($pipes[1]) && feof($pipes[2]))) {
             $read = [$pipes[1], $pipes[2]];
             $write = $except = null;
             if (@stream_select($read, $write, $except, 0, 100_000) > 0) {
                 foreach ($read as $pipe) {
                     $out .= (string) fread($pipe, 65536);
                 }
-            }
-            if (feof($pipes[1]) && feof($pipes[2])) {
-                break;
             }
             if (microtime(true) > $deadline) {
                 proc_terminate($proc, SIGKILL);
@@ -103,6 +117,17 @@ class ClientPatternsTest extends PackageTestCase
         fclose($pipes[1]);
         fclose($pipes[2]);
         return [proc_close($proc), $out];
+    }
+
+    private function waitFor(callable $condition, string $what, float $seconds = 15.0): void
+    {
+        $deadline = microtime(true) + $seconds;
+        while (!$condition()) {
+            if (microtime(true) > $deadline) {
+                self::fail("timed out waiting: $what");
+            }
+            usleep(20_000);
+        }
     }
 
     /** `stask:work --stop-when-empty` in its own process; returns its output. */
@@ -226,7 +251,7 @@ class ClientPatternsTest extends PackageTestCase
     public function testEveryClientClassLoadsAndDiscoveryFindsOnlyTheWorkers(): void
     {
         $extension = realpath((string) getenv('STASK_EXTENSION')) ?: Site::REPO . '/target/release/libstask.so';
-        [$code, $stdout] = self::runCommand([PHP_BINARY, '-d', 'extension=' . $extension, Site::REPO . '/tests/php/fixtures/client_classes.php', $this->site->root], $this->site->core, 30.0);
+        [$code, $stdout] = self::finish(self::start([PHP_BINARY, '-d', 'extension=' . $extension, Site::REPO . '/tests/php/fixtures/client_classes.php', $this->site->root], $this->site->core));
         self::assertSame(0, $code, "loading the client classes failed:\n$stdout");
         $report = json_decode((string) $stdout, true);
         self::assertIsArray($report, $stdout);
@@ -392,6 +417,14 @@ class ClientPatternsTest extends PackageTestCase
         self::assertSame(100, $row->progress);
         $metrics = json_decode((string) file_get_contents($this->site->core . '/storage/clients-metrics.json'), true);
         self::assertSame(12, $metrics['orders']);
+
+        // No try/catch in the worker: a throw after its own status 50 write fails the task, once.
+        $broken = sTask::create('clients_dashboard_metrics', 'make', ['fail' => true]);
+        $this->pass();
+        $row = $this->assertOutcome((int) $broken->id, 'failed', null, 1, 'metrics, failing');
+        self::assertStringEndsWith('the statistics source is offline', $row->message);
+        $this->work();
+        self::assertSame(1, $this->task((int) $broken->id)->attempts, 'not run again');
     }
 
     // --- 5. mailer: send_once, start_at from the package, reuse, cancel, missing record ----
@@ -407,6 +440,8 @@ class ClientPatternsTest extends PackageTestCase
         $worker = sWorker::query()->where('identifier', 'clients_mail_delivery')->first();
         self::assertTrue((bool) $worker->active);
         self::assertTrue((bool) $worker->hidden);
+        self::assertInstanceOf(\Clients\Mailer\Workers\MailingDeliveryWorker::class,
+            app(\Seiger\sTask\Services\WorkerService::class)->resolveWorker('clients_mail_delivery'));
         // Enqueued again, sooner: the same task, moved.
         $soon = microtime(true) + 2.5;
         $again = $queue->enqueue((int) $mailing->id, now()->setTimestamp((int) ceil($soon)));
@@ -415,7 +450,8 @@ class ClientPatternsTest extends PackageTestCase
         self::assertTrue($again->fresh()->meta['requeued']);
 
         $this->work();
-        self::assertSame(0, MailDelivery::query()->count(), 'not before its start_at');
+        $this->pass();
+        self::assertSame(0, MailDelivery::query()->count(), 'not before its start_at (stask:work, stask:worker)');
         self::assertTrue($first->fresh()->isPending());
 
         usleep((int) max(0, (ceil($soon) - microtime(true) + 0.3) * 1e6));
@@ -435,6 +471,27 @@ class ClientPatternsTest extends PackageTestCase
         self::assertSame(1, $this->task((int) $gone->id)->attempts);
         self::assertSame(3, MailDelivery::query()->count());
 
+        // While a mailing is being sent, the queue refuses to move it.
+        $slow = Mailing::query()->create(['subject' => 'Slow', 'recipients' => ['e@mail.slow', 'f@mail.slow', 'g@mail.slow']]);
+        $sending = $queue->enqueue((int) $slow->id);
+        $worker = $this->spawn(['stask:work', '--stop-when-empty', '--sleep=0.2', '--supervise=0']);
+        $this->waitFor(fn () => MailDelivery::query()->where('mailing_id', $slow->id)->exists(), 'the slow mailing is being sent');
+        $running = $this->task((int) $sending->id);
+        self::assertTrue($running->isRunning(), 'status ' . $running->status);
+        self::assertSame('running', sTask::progress((int) $sending->id)['status']);
+        self::assertSame('running', $this->managerProgress((int) $sending->id)['status']);
+        try {
+            $queue->enqueue((int) $slow->id, now()->addHour());
+            self::fail('enqueue() moved a running task');
+        } catch (\RuntimeException $e) {
+            self::assertStringContainsString('is being sent right now', $e->getMessage());
+        }
+        self::assertSame(0, $queue->cancelScheduled((int) $slow->id), 'a running task is not a scheduled one');
+        [$code, $out] = self::finish($worker);
+        self::assertSame(0, $code, $out);
+        $this->assertOutcome((int) $sending->id, 'completed', 'Sent 3 e-mails', 1, 'slow mailing');
+        self::assertSame(3, MailDelivery::query()->where('mailing_id', $slow->id)->count());
+
         // A scheduled one is cancelled: deleted.
         $scheduled = $queue->enqueue((int) $later->id, now()->addHour());
         self::assertSame(1, $queue->cancelScheduled((int) $later->id));
@@ -450,11 +507,13 @@ class ClientPatternsTest extends PackageTestCase
         $image = $this->site->core . '/storage/photo.jpg';
         file_put_contents($image, str_repeat('x', 1000));
         self::assertFalse($queue->available(), 'no runner has run yet');
+        self::assertSame('missing', sTask::heartbeatStatus()['state']);
         self::assertNull($queue->defer(['path' => $image, 'quality' => 70]));
         self::assertNull(sWorker::query()->where('identifier', 'clients.image-optimize')->first());
 
         $this->pass(); // a runner was here: the heartbeat is fresh
         self::assertTrue($queue->available());
+        self::assertSame('available', sTask::heartbeatStatus()['state']);
         $task = $queue->defer(['path' => $image, 'quality' => 70, 'sizes' => ['s' => 100, 'm' => 300]]);
         self::assertNotNull($task);
         $same = $queue->defer(['sizes' => ['m' => 300, 's' => 100], 'quality' => 70, 'path' => $image]);
