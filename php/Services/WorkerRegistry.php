@@ -23,6 +23,7 @@ use Seiger\sTask\Models\sWorker;
 final class WorkerRegistry
 {
     private const REFRESH_SECONDS = 3.0;
+    private const MISS_RELOAD_SECONDS = 0.25;
 
     /** @var array<string, string> identifier → class of the active workers */
     private array $active = [];
@@ -48,6 +49,12 @@ final class WorkerRegistry
             $this->reload();
         }
         $class = $this->active[$identifier] ?? null;
+        if ($class === null && microtime(true) - $this->loadedAt > self::MISS_RELOAD_SECONDS) {
+            // A worker activated since the last read (a long-running stask:work must not fail
+            // its first tasks); re-read at most this often for identifiers that stay unknown.
+            $this->reload();
+            $class = $this->active[$identifier] ?? null;
+        }
         if ($class === null) {
             throw new WorkerNotFoundException($identifier);
         }

@@ -100,17 +100,21 @@ abstract class BaseWorker implements TaskInterface
     }
 
     /**
-     * File types a manager may upload with this worker's tasks (e.g. `['csv']`); the task then
-     * gets `uploaded_file` (its path), `original_filename` and `file_size` in its options.
-     * Default: the `allowed_extensions` setting, else none. The site-wide list
-     * (`stask.uploads.extensions`) always has the last word.
+     * File types a manager may upload with this worker's tasks (e.g. `['csv', 'xlsx']`); the task
+     * then gets `uploaded_file` (its path), `original_filename` and `file_size` in its options.
+     * Default: the `allowed_extensions` setting, else `['csv']` as upstream sTask had. The
+     * site-wide list (`stask.uploads.extensions`) always has the last word; return `[]` to
+     * accept no files.
      *
      * @return list<string>
      */
     public function uploadExtensions(): array
     {
         $setting = $this->getConfig('allowed_extensions');
-        return is_array($setting) ? array_values(array_map('strval', $setting)) : [];
+        if (is_string($setting)) {
+            $setting = preg_split('/[\s,]+/', $setting, -1, PREG_SPLIT_NO_EMPTY);
+        }
+        return is_array($setting) ? array_values(array_map('strval', $setting)) : ['csv'];
     }
 
     /** The worker's stored settings (`s_workers.settings`). Override to add defaults. */

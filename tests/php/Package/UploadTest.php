@@ -150,13 +150,18 @@ final class UploadTest extends PackageTestCase
 
     public function testUpstreamsAllowedExtensionsSettingOptsAWorkerIn(): void
     {
-        $this->json($this->upload('product', $this->file('a.csv', "a\n")), 422);
+        // As upstream: CSV files by default, other types only when the setting allows them.
+        self::assertStringEndsWith('.csv', $this->json($this->upload('product', $this->file('a.csv', "a\n")))['result']);
+        $this->json($this->upload('product', $this->file('a.json', "{}\n")), 422);
         $worker = sWorker::query()->where('identifier', 'product')->first();
-        $worker->settings = ['allowed_extensions' => ['.CSV', 'php']];
+        $worker->settings = ['allowed_extensions' => ['.JSON', 'php']];
         $worker->save();
-        $d = $this->json($this->upload('product', $this->file('a.csv', "a\n")));
-        self::assertStringEndsWith('.csv', $d['result']);
+        $d = $this->json($this->upload('product', $this->file('a.json', "{}\n")));
+        self::assertStringEndsWith('.json', $d['result']);
+        $this->json($this->upload('product', $this->file('a.csv', "a\n")), 422);
         $this->json($this->upload('product', $this->file('a.php', "<?php\n")), 422);
+        $worker->settings = ['allowed_extensions' => ['.CSV']];
+        $worker->save();
         $html = (string) $this->get('stask/worker/product')->getContent();
         self::assertStringContainsString('accept=".csv"', $html, 'the run form offers the file input');
         $html = (string) $this->get('stask/worker/newsletter')->getContent();
