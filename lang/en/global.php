@@ -220,4 +220,5 @@ return [
     'no_settings_form' => 'This worker has no settings form.',
     'settings_not_saved' => 'The settings were not saved: :error',
     'cache_cleared' => 'Worker cache cleared',
+    'upload_task_started' => 'The task has started: files can only be added before it runs.',
 ];

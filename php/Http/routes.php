@@ -43,6 +43,7 @@ Route::middleware(['mgr', Authorize::class, VerifyCsrfToken::class])->prefix('st
     Route::post('worker/{identifier}/settings', [WorkersController::class, 'saveSettings'])->where('identifier', '[A-Za-z0-9_.:\-]+')->name('worker.settings.save');
     Route::post('worker/{identifier}/upload', [UploadController::class, 'store'])->where('identifier', '[A-Za-z0-9_.:\-]+')->name('worker.upload');
     Route::get('server-limits', [UploadController::class, 'limits'])->name('serverLimits');
+    Route::post('task/{id}/upload', [UploadController::class, 'attach'])->where('id', '[0-9]+')->name('task.upload');
     Route::post('worker/{identifier}/run/{action}', [WorkersController::class, 'run'])
         ->where(['identifier' => '[A-Za-z0-9_.:\-]+', 'action' => '[A-Za-z0-9_.\-]+'])->name('worker.task.run');
     // The names an older revision of upstream's widgets used, for packages that still call them.

@@ -8,6 +8,7 @@ use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
 use Illuminate\Http\UploadedFile;
 use Seiger\sTask\Exceptions\UploadException;
+use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\Services\Uploads;
 use Seiger\sTask\sTask;
@@ -73,6 +74,50 @@ final class UploadController extends Controller
             // Upstream answered with `result` (whole files) and `filename` (chunked): both here.
             'result' => $result['token'],
             'filename' => $result['token'],
+            'original_filename' => $result['original_filename'],
+            'file_size' => $result['file_size'],
+        ]);
+    }
+
+    /**
+     * Upstream's `task.upload`: a whole file for a task that has not started (pending, or
+     * preparing). The task's data gets the file's keys (`uploaded_file`, `original_filename`,
+     * `file_size`, `uploaded_at`) and its token as `filename`; the answer names the token.
+     */
+    public function attach(Request $request, int $id): JsonResponse
+    {
+        $task = sTaskModel::query()->find($id);
+        if ($task === null) {
+            return $this->error(trans('sTask::global.task_not_found', ['id' => $id]), 404);
+        }
+        if (!in_array((int) $task->status, [sTaskModel::STATUS_PENDING, sTaskModel::STATUS_PREPARING], true)) {
+            return $this->error((string) __('sTask::global.upload_task_started'), 409);
+        }
+        $worker = sWorker::query()->where('identifier', $task->identifier)->first();
+        $instance = $worker?->getInstance();
+        if ($worker === null || $instance === null) {
+            return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $task->identifier]), 404);
+        }
+        $file = $request->file('file');
+        if (!$file instanceof UploadedFile) {
+            return $this->error((string) __('sTask::global.upload_missing'), 422);
+        }
+        $settings = is_array($worker->settings) ? $worker->settings : [];
+        $extensions = $this->uploads->allowed($instance instanceof BaseWorker
+            ? $instance->uploadExtensions() : (array) ($settings['allowed_extensions'] ?? []));
+        try {
+            $result = $this->uploads->store($file, $extensions);
+        } catch (UploadException $e) {
+            return $this->error($e->getMessage(), $e->getCode());
+        }
+        $meta = is_array($task->meta) ? $task->meta : [];
+        $task->meta = $this->uploads->taskOptions(['filename' => $result['token']] + $meta, $result['token']);
+        $task->save();
+        return $this->json([
+            'success' => true,
+            'code' => 200,
+            'message' => (string) __('sTask::global.uploaded'),
+            'result' => $result['token'],
             'original_filename' => $result['original_filename'],
             'file_size' => $result['file_size'],
         ]);

@@ -32,7 +32,7 @@ final class HttpTest extends PackageTestCase
             ['POST', 'stask/worker/report/upload'], ['GET', 'stask/server-limits'],
             ['POST', 'stask/workers/report/tasks/build/run'], ['POST', 'stask/workers/report/upload'],
             ['GET', 'stask/performance/summary'], ['GET', 'stask/performance/workers'], ['GET', 'stask/performance/alerts'],
-            ['GET', 'stask/cache/stats'], ['POST', 'stask/cache/clear'],
+            ['GET', 'stask/cache/stats'], ['POST', 'stask/cache/clear'], ['POST', "stask/task/$taskId/upload"],
         ];
     }
 

@@ -187,4 +187,24 @@ final class UploadTest extends PackageTestCase
         self::assertSame(2, app(Uploads::class)->prune(30));
         self::assertSame([$kept], $this->stored());
     }
+
+    /** Upstream's task.upload: a file for a queued task, which then runs with it. */
+    public function testAFileAttachedToAQueuedTaskReachesIt(): void
+    {
+        $task = \Seiger\sTask\Facades\sTask::create('report', 'count', ['uploaded_file' => '/etc/passwd']);
+        $d = $this->json($this->post("stask/task/{$task->id}/upload", [], true, ['file' => $this->file('prices.csv', "a\nb\n")]));
+        self::assertTrue($d['success']);
+        self::assertArrayNotHasKey('file_path', $d, 'no server path in the answer');
+        $meta = $task->fresh()->meta;
+        self::assertSame($d['result'], $meta['filename']);
+        self::assertStringStartsWith($this->uploadsDir(), $meta['uploaded_file'], 'the stored file, not what the task was created with');
+        self::assertSame('prices.csv', $meta['original_filename']);
+        \Seiger\sTask\Facades\sTask::processPendingTasks();
+        self::assertSame(['lines' => 2, 'name' => 'prices.csv'], $task->fresh()->result);
+        $this->json($this->post("stask/task/{$task->id}/upload", [], true, ['file' => $this->file('more.csv', "a\n")]), 409);
+        $this->json($this->post('stask/task/999999/upload', [], true, ['file' => $this->file('more.csv', "a\n")]), 404);
+        $other = \Seiger\sTask\Facades\sTask::create('report', 'count', ['n' => 2]);
+        $this->json($this->post("stask/task/{$other->id}/upload", [], true, ['file' => $this->file('evil.php', "<?php\n")]), 422);
+        $this->json($this->post("stask/task/{$other->id}/upload"), 422);
+    }
 }
