@@ -21,6 +21,31 @@
         {!! $widget !!}
     </section>
 
+    @if (($supervised ?? false) && isset($supervisors) && $supervisors->isNotEmpty())
+    <section class="st-card" data-supervisors>
+        <h2 class="mb-2 font-semibold">{{ __('sTask::global.schedule_supervisor') }}</h2>
+        <table class="w-full text-sm">
+            <thead><tr class="text-left st-muted">
+                <th>{{ __('sTask::global.supervisor_key') }}</th><th>{{ __('sTask::global.supervisor_state') }}</th>
+                <th>{{ __('sTask::global.supervisor_pid') }}</th><th>{{ __('sTask::global.supervisor_heartbeat') }}</th>
+                <th>{{ __('sTask::global.supervisor_uptime') }}</th><th>{{ __('sTask::global.supervisor_last_diagnostic') }}</th>
+            </tr></thead>
+            <tbody>
+            @foreach ($supervisors as $sv)
+                <tr data-supervisor-state="{{ $sv->state }}">
+                    <td>{{ $sv->supervisor_key }}</td>
+                    <td>{{ __('sTask::global.supervisor_state_' . $sv->state) }}</td>
+                    <td>{{ $sv->pid ?? '—' }}</td>
+                    <td>{{ $sv->heartbeat_at ? $sv->heartbeat_at->toDateTimeString() : '—' }}</td>
+                    <td>{{ $sv->uptime_seconds !== null ? gmdate('H:i:s', (int) min($sv->uptime_seconds, 86399)) . ($sv->uptime_seconds >= 86400 ? ' +' . intdiv((int) $sv->uptime_seconds, 86400) . 'd' : '') : '—' }}</td>
+                    <td>{{ $sv->message }}</td>
+                </tr>
+            @endforeach
+            </tbody>
+        </table>
+    </section>
+    @endif
+
     <section class="st-card">
         <h2 class="mb-2 font-semibold">{{ __('sTask::global.settings') }}</h2>
         <form method="post" action="{{ route('sTask.worker.settings.save', ['identifier' => $worker->identifier]) }}" class="space-y-3" data-settings-form>
@@ -29,7 +54,7 @@
                 $schedule = \Seiger\sTask\Support\Schedule::normalize($schedule); // a worker's own getSchedule() may skip keys
                 // Schedule labels; keys the lang files lack yet fall back to English.
                 $scheduleLabel = static fn (string $key, string $fallback): string => app('translator')->has('sTask::global.' . $key) ? (string) __('sTask::global.' . $key) : $fallback;
-                $scheduleTypes = array_values(array_unique(array_merge(['manual', 'once', 'periodic', 'regular'], $schedule['type'] === 'supervisor' ? ['supervisor'] : [])));
+                $scheduleTypes = array_values(array_unique(array_merge(['manual', 'once', 'periodic', 'regular'], ($supervised ?? false) || $schedule['type'] === 'supervisor' ? ['supervisor'] : [])));
                 $regularFrequency = $schedule['type'] === 'regular' && in_array($schedule['frequency'], ['every_5min', 'every_15min', 'every_30min', 'hourly'], true) ? $schedule['frequency'] : 'hourly';
             @endphp
             <div class="grid grid-cols-2 gap-3">

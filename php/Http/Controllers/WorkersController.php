@@ -8,6 +8,7 @@ use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
 use Illuminate\Http\Response;
 use Seiger\sTask\Models\sTaskModel;
+use Seiger\sTask\Contracts\SupervisorWorkerInterface;
 use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\Services\Uploads;
 use Seiger\sTask\Services\WorkerDiscovery;
@@ -49,6 +50,8 @@ final class WorkersController extends Controller
             'settingsHtml' => WorkerHooks::settingsHtml($instance),
             'generatedFiles' => WorkerHooks::generatedFiles($instance),
             'schedule' => $schedule,
+            'supervised' => $instance instanceof SupervisorWorkerInterface,
+            'supervisors' => $worker->supervisorStates()->orderByDesc('last_seen_at')->get(),
             'otherSettings' => (object) $settings,
             'recent' => sTaskModel::query()->byIdentifier($identifier)->orderByDesc('id')->limit(20)->get(),
             'metrics' => $this->stask->engine()->metrics(60)['workers'][$identifier] ?? null,
@@ -104,6 +107,9 @@ final class WorkersController extends Controller
         // Upstream 2.x's shape plus `days` (weekly) and `day` (monthly); 1.x's `interval` folded in.
         $previous = is_array($worker->settings['schedule'] ?? null) ? $worker->settings['schedule'] : [];
         $schedule = Schedule::fromForm($input, $previous);
+        if (($schedule['type'] ?? '') === 'supervisor' && !$worker->getInstance() instanceof SupervisorWorkerInterface) {
+            return $this->error((string) __('sTask::global.supervisor_schedule_unsupported'), 422);
+        }
         unset($other['schedule']);
         $worker->settings = $other + ['schedule' => $schedule];
         $worker->save();

@@ -115,6 +115,23 @@ class SupervisorTest extends PackageTestCase
         self::assertSame([80, 80, 80, 80], $this->eventTasks()->pluck('status')->all());
     }
 
+    public function testTheWorkerPageOffersTheScheduleAndShowsTheState(): void
+    {
+        $this->pass();
+        $pid = $this->waitForBeat();
+        $this->pass();
+        $id = $this->state()->identifier;
+        $html = (string) $this->get("stask/worker/$id")->getContent();
+        self::assertStringContainsString('<option value="supervisor"', $html, 'a supervisor worker is offered the type');
+        self::assertStringContainsString('data-supervisor-state="healthy"', $html);
+        self::assertStringContainsString('<td>' . $pid . '</td>', $html);
+        $other = (string) $this->get('stask/worker/newsletter')->getContent();
+        self::assertStringNotContainsString('<option value="supervisor"', $other);
+        $d = $this->json($this->post('stask/worker/newsletter/settings', ['schedule' => ['enabled' => '1', 'type' => 'supervisor']]), 422);
+        self::assertFalse($d['success']);
+        self::assertNotSame('supervisor', \Seiger\sTask\Facades\sTask::getWorker('newsletter')->settings['schedule']['type'] ?? null, 'nothing saved');
+    }
+
     public function testAStalledProcessIsDegradedAndReplaced(): void
     {
         $this->pass();
