@@ -43,9 +43,7 @@ final class UploadController extends Controller
         if (!$file instanceof UploadedFile) {
             return $this->error((string) __('sTask::global.upload_missing'), 422);
         }
-        $settings = is_array($worker->settings) ? $worker->settings : [];
-        $extensions = $this->uploads->allowed($instance instanceof BaseWorker
-            ? $instance->uploadExtensions() : (array) ($settings['allowed_extensions'] ?? []));
+        $extensions = $this->extensionsFor($worker, $instance);
         try {
             if ($request->has('total_chunks')) {
                 $result = $this->uploads->storeChunk(
@@ -102,11 +100,8 @@ final class UploadController extends Controller
         if (!$file instanceof UploadedFile) {
             return $this->error((string) __('sTask::global.upload_missing'), 422);
         }
-        $settings = is_array($worker->settings) ? $worker->settings : [];
-        $extensions = $this->uploads->allowed($instance instanceof BaseWorker
-            ? $instance->uploadExtensions() : (array) ($settings['allowed_extensions'] ?? []));
         try {
-            $result = $this->uploads->store($file, $extensions);
+            $result = $this->uploads->store($file, $this->extensionsFor($worker, $instance));
         } catch (UploadException $e) {
             return $this->error($e->getMessage(), $e->getCode());
         }
@@ -121,5 +116,13 @@ final class UploadController extends Controller
             'original_filename' => $result['original_filename'],
             'file_size' => $result['file_size'],
         ]);
+    }
+
+    /** @return list<string> the file types this worker takes, within the site's list */
+    private function extensionsFor(sWorker $worker, object $instance): array
+    {
+        $settings = is_array($worker->settings) ? $worker->settings : [];
+        return $this->uploads->allowed($instance instanceof BaseWorker
+            ? $instance->uploadExtensions() : (array) ($settings['allowed_extensions'] ?? []));
     }
 }
