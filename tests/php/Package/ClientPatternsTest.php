@@ -36,6 +36,8 @@ class ClientPatternsTest extends PackageTestCase
         'clients/mailer', 'clients/gallery', 'clients/ai', 'clients/flaky', 'clients/steps',
     ];
     /** "mysql" or "pgsql": the site's database is a server (ServerDatabase); null: SQLite. */
+    /** Short leases: a worker that outlives one must keep its task through the heartbeat. */
+    protected array $staskConfig = ['lease_seconds' => 2];
     protected ?string $server = null;
     private ?ServerDatabase $db = null;
 
@@ -201,6 +203,7 @@ class ClientPatternsTest extends PackageTestCase
         foreach ($manager['log_lines'] as $line) {
             self::assertDoesNotMatchRegularExpression('/lease|\blost\b|discarded/i', (string) $line, "$why: manager log line");
         }
+        self::assertStringContainsString('st-status-' . $status, $this->page("stask/task/$id"), "$why: the task's page");
         $errors = array_values(array_filter($logs, static fn (array $e): bool => $e['level'] === 'error'));
         if ($status === 'failed') {
             self::assertCount(1, $errors, "$why: one failure line in the log: " . json_encode($logs));
@@ -320,6 +323,23 @@ class ClientPatternsTest extends PackageTestCase
         self::assertSame(1, $this->task($ok->id)->attempts);
         self::assertSame(1, $this->task($bad)->attempts);
         self::assertSame('failed', $this->managerProgress($bad)['status']);
+    }
+
+    public function testALongRebuildKeepsItsTaskWhileAnotherWorkerPolls(): void
+    {
+        $this->discover(['listingCache']);
+        $slow = sTask::create('listingCache', 'make', ['categories' => 6, 'pause_ms' => 600]);
+        $first = $this->spawn(['stask:work', '--stop-when-empty', '--sleep=0.2', '--supervise=0']);
+        $this->waitFor(fn () => $this->task((int) $slow->id)->isRunning(), 'the rebuild started');
+        // Another worker polls the queue for longer than the lease (2 s) lasts.
+        [$code, $out] = $this->process(['stask:work', '--sleep=0.2', '--max-time=4', '--supervise=0']);
+        self::assertSame(0, $code, $out);
+        self::assertStringContainsString('after 0 task(s)', $out, 'the other worker took nothing over');
+        [$code, $out] = self::finish($first);
+        self::assertSame(0, $code, $out);
+        $this->assertOutcome((int) $slow->id, 'completed', '**done**', 1, 'a rebuild longer than the lease');
+        $started = array_filter(sTask::logs((int) $slow->id), static fn (array $e): bool => str_contains($e['message'], 'started'));
+        self::assertCount(1, $started, 'one attempt');
     }
 
     // --- 2. CSV import / export: markFinished with a file, upload token, markFailed ---------
@@ -532,6 +552,8 @@ class ClientPatternsTest extends PackageTestCase
         self::assertSame('photo.q70.webp (1000 → 700 bytes)', $row->result);
         self::assertSame('photo.q50.webp (1000 → 500 bytes)', $this->assertOutcome((int) $other->id, 'completed', null, 1, 'gallery 50')->result);
         self::assertSame(700, filesize($this->site->core . '/storage/photo.q70.webp'));
+        self::assertStringContainsString('clients.image-optimize', $this->page('stask/tasks'));
+        self::assertStringContainsString('clients.image-optimize', $this->page('stask/workers'));
     }
 
     // --- 7. AI: constructor, own log(), overrides, legacy partial, named arguments ---------
