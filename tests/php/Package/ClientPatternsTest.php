@@ -566,6 +566,15 @@ class ClientPatternsTest extends PackageTestCase
         $this->assertOutcome((int) $sending->id, 'completed', 'Sent 3 e-mails', 1, 'slow mailing');
         self::assertSame(3, MailDelivery::query()->where('mailing_id', $slow->id)->count());
 
+        // Scheduled for later, then "send now": start_at back to null runs it at once.
+        $urgent = Mailing::query()->create(['subject' => 'Urgent', 'recipients' => ['h@example.test']]);
+        $queued = $queue->enqueue((int) $urgent->id, now()->addHour());
+        $this->work();
+        self::assertTrue($queued->fresh()->isPending());
+        self::assertSame($queued->id, $queue->enqueue((int) $urgent->id)->id);
+        $this->work();
+        $this->assertOutcome((int) $queued->id, 'completed', 'Sent 1 e-mails', 1, 'sent now');
+
         // A scheduled one is cancelled: deleted.
         $scheduled = $queue->enqueue((int) $later->id, now()->addHour());
         self::assertSame(1, $queue->cancelScheduled((int) $later->id));
@@ -620,6 +629,8 @@ class ClientPatternsTest extends PackageTestCase
 
         $dispatched = (new AiDispatcher())->dispatch(['prompt' => 'Hello']);
         self::assertSame(7, $dispatched->started_by);
+        self::assertSame($dispatched->id, (new AiDispatcher())->dispatch(['prompt' => 'Hello'], 8)->id, 'the unfinished duplicate, unchanged');
+        self::assertSame(7, $this->task((int) $dispatched->id)->started_by);
         self::assertSame(['prompt' => 'Hello'], $dispatched->meta);
         $make = $this->runEndpoint('clients_ai_smoke', 'make');
         self::assertSame('test-provider', $this->task($make)->meta['provider'], 'the worker\'s createTask() override ran');
