@@ -8,6 +8,7 @@ if (!extension_loaded('stask')) {
     exit(1);
 }
 
+require_once __DIR__ . '/TestName.php';
 require_once __DIR__ . '/Native/EngineTestCase.php';
 require_once __DIR__ . '/Native/BackendTestCase.php';
 require_once __DIR__ . '/Evo/autoload.php';

@@ -51,7 +51,7 @@ abstract class BackendTestCase extends EngineTestCase
         $var = $backend === 'postgres' ? 'STASK_TEST_PG_URL' : 'STASK_TEST_MYSQL_URL';
         $server = getenv($var);
         if ($server === false || trim($server) === '') {
-            fwrite(STDERR, "\nSKIPPED " . $test->getName() . ": set $var to run it on $backend\n");
+            fwrite(STDERR, "\nSKIPPED " . \STask\Tests\TestName::of($test, true) . ": set $var to run it on $backend\n");
             self::markTestSkipped("$backend is not configured: set $var");
         }
         return $server;

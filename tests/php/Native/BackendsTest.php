@@ -3,10 +3,13 @@ declare(strict_types=1);
 
 namespace STask\Tests\Native;
 
+use PHPUnit\Framework\Attributes\DataProvider;
+
 /** The native API on every backend: forks, connection reuse, waiting, the database journal. */
 final class BackendsTest extends BackendTestCase
 {
     /** @dataProvider backends */
+    #[DataProvider('backends')]
     public function testAnEngineCreatedBeforeForkWorksInTheChildren(string $backend): void
     {
         if (!function_exists('pcntl_fork')) {
@@ -28,6 +31,7 @@ final class BackendsTest extends BackendTestCase
      *
      * @dataProvider serverBackends
      */
+    #[DataProvider('serverBackends')]
     public function testEnginesReuseTheProcessConnections(string $backend): void
     {
         $target = $this->target($backend);
@@ -46,6 +50,7 @@ final class BackendsTest extends BackendTestCase
     }
 
     /** @dataProvider backends */
+    #[DataProvider('backends')]
     public function testWaitForTasksWakesOnDueWork(string $backend): void
     {
         $target = $this->target($backend);
@@ -74,6 +79,7 @@ final class BackendsTest extends BackendTestCase
     }
 
     /** @dataProvider backends */
+    #[DataProvider('backends')]
     public function testProgressAndLogsInTheDatabaseAreSeenByAnotherServer(string $backend): void
     {
         $target = $this->target($backend);
@@ -102,6 +108,7 @@ final class BackendsTest extends BackendTestCase
      *
      * @dataProvider backends
      */
+    #[DataProvider('backends')]
     public function testAWholeLogIsReadInPiecesWhereverItIsKept(string $backend): void
     {
         $target = $this->target($backend);

@@ -8,6 +8,7 @@ use STask\Exception\ConfigurationException;
 use STask\Exception\InvalidArgumentException;
 use STask\Exception\StaskException;
 use STask\Exception\StorageException;
+use PHPUnit\Framework\Attributes\DataProvider;
 
 /** Bad input gets a clear, typed exception and changes nothing. */
 final class BadInputTest extends EngineTestCase
@@ -44,6 +45,7 @@ final class BadInputTest extends EngineTestCase
     }
 
     /** @dataProvider badCreates */
+    #[DataProvider('badCreates')]
     public function testBadCreatesWriteNothing(\Closure $call, string $message): void
     {
         try {
@@ -117,6 +119,7 @@ final class BadInputTest extends EngineTestCase
     }
 
     /** @dataProvider badEngines */
+    #[DataProvider('badEngines')]
     public function testBadEnginesAreConfigurationErrors(string $url, array $options, string $message): void
     {
         try {

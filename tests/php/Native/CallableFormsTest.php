@@ -4,6 +4,7 @@ declare(strict_types=1);
 namespace STask\Tests\Native;
 
 use STask\Task;
+use PHPUnit\Framework\Attributes\DataProvider;
 
 final class CallableRecorder
 {
@@ -55,6 +56,7 @@ final class CallableFormsTest extends EngineTestCase
     }
 
     /** @dataProvider forms */
+    #[DataProvider('forms')]
     public function testForm(callable $dispatch): void
     {
         CallableRecorder::$ids = [];

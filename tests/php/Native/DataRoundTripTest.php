@@ -3,6 +3,8 @@ declare(strict_types=1);
 
 namespace STask\Tests\Native;
 
+use PHPUnit\Framework\Attributes\DataProvider;
+
 /** Task data comes back exactly as json_decode($json, true) would give it. */
 final class DataRoundTripTest extends EngineTestCase
 {
@@ -26,6 +28,7 @@ final class DataRoundTripTest extends EngineTestCase
     }
 
     /** @dataProvider payloads */
+    #[DataProvider('payloads')]
     public function testRoundTrip(array $data): void
     {
         $task = $this->engine->create('w', 'a', $data);

@@ -3,6 +3,8 @@ declare(strict_types=1);
 
 namespace STask\Tests\Native;
 
+use PHPUnit\Framework\Attributes\DataProvider;
+
 /**
  * Real worker processes against every backend, with the faults multi-server setups meet:
  * workers killed mid-run, the database dropping every connection, a stale owner waking up
@@ -46,6 +48,7 @@ final class FaultsTest extends BackendTestCase
      *
      * @dataProvider backends
      */
+    #[DataProvider('backends')]
     public function testWorkersKilledMidRunLoseNothing(string $backend): void
     {
         $target = $this->target($backend);
@@ -91,6 +94,7 @@ final class FaultsTest extends BackendTestCase
      *
      * @dataProvider serverBackends
      */
+    #[DataProvider('serverBackends')]
     public function testWorkersSurviveTheDatabaseDroppingConnections(string $backend): void
     {
         $target = $this->target($backend);
@@ -122,6 +126,7 @@ final class FaultsTest extends BackendTestCase
      *
      * @dataProvider backends
      */
+    #[DataProvider('backends')]
     public function testAStaleOwnerCannotOverwriteTheRescuedTask(string $backend): void
     {
         $target = $this->target($backend);

@@ -7,6 +7,7 @@ namespace STask\Tests\Package;
 use Carbon\Carbon;
 use PHPUnit\Framework\TestCase;
 use Seiger\sTask\Support\Schedule;
+use PHPUnit\Framework\Attributes\DataProvider;
 
 /**
  * Worker schedules: one rule for "next run" and "due now", in the app's timezone. Pure (no
@@ -64,6 +65,7 @@ final class ScheduleTest extends TestCase
     }
 
     /** @dataProvider onceCases */
+    #[DataProvider('onceCases')]
     public function testOnce(array $schedule, string $from, ?string $expected): void
     {
         self::assertSame($expected, self::next($schedule, $from));
@@ -138,6 +140,7 @@ final class ScheduleTest extends TestCase
     }
 
     /** @dataProvider periodicCases */
+    #[DataProvider('periodicCases')]
     public function testPeriodic(array $schedule, string $from, ?string $expected): void
     {
         self::assertSame($expected, self::next($schedule, $from));
@@ -188,6 +191,7 @@ final class ScheduleTest extends TestCase
     }
 
     /** @dataProvider regularCases */
+    #[DataProvider('regularCases')]
     public function testRegular(array $schedule, string $from, ?string $expected): void
     {
         self::assertSame($expected, self::next($schedule, $from));
@@ -233,6 +237,7 @@ final class ScheduleTest extends TestCase
     }
 
     /** @dataProvider dstCases */
+    #[DataProvider('dstCases')]
     public function testAcrossDaylightSavingChanges(array $schedule, string $from, ?string $expected): void
     {
         self::assertSame($expected, self::next($schedule, $from));
@@ -285,6 +290,7 @@ final class ScheduleTest extends TestCase
     }
 
     /** @dataProvider dueCases */
+    #[DataProvider('dueCases')]
     public function testIsDue(array $schedule, string $now, bool $due): void
     {
         self::assertSame($due, Schedule::isDue($schedule + ['enabled' => true], self::moment($now)));
@@ -337,6 +343,7 @@ final class ScheduleTest extends TestCase
     }
 
     /** @dataProvider storedCases */
+    #[DataProvider('storedCases')]
     public function testNormalizeReadsEveryStoredShape(mixed $stored, array $expected): void
     {
         $normalized = Schedule::normalize($stored);
@@ -420,6 +427,7 @@ final class ScheduleTest extends TestCase
     }
 
     /** @dataProvider describeCases */
+    #[DataProvider('describeCases')]
     public function testDescribeSaysWhatAndWhenOrWhyNot(array $schedule, string $expected): void
     {
         self::assertSame($expected, Schedule::describe($schedule + ['enabled' => true], self::moment('2026-11-27 10:01')));
@@ -452,6 +460,7 @@ final class ScheduleTest extends TestCase
     }
 
     /** @dataProvider formCases */
+    #[DataProvider('formCases')]
     public function testTheManagersFormIsStoredInTheTwoXShape(array $input, array $previous, array $expected): void
     {
         $stored = Schedule::fromForm($input, $previous);

@@ -8,6 +8,7 @@ use Carbon\Carbon;
 use Seiger\sTask\Facades\sTask;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Services\Scheduler;
+use PHPUnit\Framework\Attributes\DataProvider;
 
 /**
  * Schedules on a site: what stask:worker's pass queues for schedules stored by upstream 1.x,
@@ -78,6 +79,7 @@ final class SchedulerPassTest extends PackageTestCase
     }
 
     /** @dataProvider storedSchedules */
+    #[DataProvider('storedSchedules')]
     public function testStoredSchedulesOfEveryVersionQueueTheirNextRun(mixed $schedule, string $now, ?string $expected): void
     {
         $this->setSchedule('newsletter', $schedule);

@@ -10,6 +10,7 @@ use Seiger\sTask\Facades\sTask;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Services\Scheduler;
 use STask\Tests\Evo\Site;
+use PHPUnit\Framework\Attributes\DataProvider;
 
 /**
  * The scheduler's own queries on MariaDB and PostgreSQL (upstream's time columns are
@@ -44,6 +45,7 @@ final class SchedulerServerTest extends TestCase
     }
 
     /** @dataProvider servers */
+    #[DataProvider('servers')]
     public function testOneRunPerSlotAndDroppedRunsOnTheServer(string $driver): void
     {
         $this->db = ServerDatabase::create($this, $driver);

@@ -9,6 +9,7 @@ use Seiger\sTask\Facades\sTask;
 use Seiger\sTask\Models\sTaskModel;
 use STask\Tests\Evo\Site;
 use Symfony\Component\HttpFoundation\Response;
+use PHPUnit\Framework\Attributes\DataProvider;
 
 /**
  * The package on a site whose database is a MariaDB or PostgreSQL server, end to end: the
@@ -123,6 +124,7 @@ final class ServerSiteTest extends TestCase
     }
 
     /** @dataProvider servers */
+    #[DataProvider('servers')]
     public function testMigrateCreatesTheTablesInTheSiteDatabase(string $driver): void
     {
         $site = $this->site($driver);
@@ -155,6 +157,7 @@ final class ServerSiteTest extends TestCase
      *
      * @dataProvider servers
      */
+    #[DataProvider('servers')]
     public function testTasksRunByTheWorkCommandReadBackThroughTheModels(string $driver): void
     {
         date_default_timezone_set('Pacific/Auckland');
@@ -243,6 +246,7 @@ final class ServerSiteTest extends TestCase
      *
      * @dataProvider servers
      */
+    #[DataProvider('servers')]
     public function testLogsInTheDatabaseAreServedAndDownloaded(string $driver): void
     {
         $this->site($driver, ['files' => 'database']);
@@ -291,6 +295,7 @@ final class ServerSiteTest extends TestCase
      *
      * @dataProvider servers
      */
+    #[DataProvider('servers')]
     public function testRetryRespectsUniqueKeysAndBulkDeleteWorks(string $driver): void
     {
         $this->site($driver);
@@ -326,6 +331,7 @@ final class ServerSiteTest extends TestCase
      *
      * @dataProvider servers
      */
+    #[DataProvider('servers')]
     public function testSchedulerPassesAndCleanupOnTheServer(string $driver): void
     {
         $this->site($driver, ['files' => 'database']);
@@ -360,6 +366,7 @@ final class ServerSiteTest extends TestCase
      *
      * @dataProvider servers
      */
+    #[DataProvider('servers')]
     public function testUnixSocketsAndAwkwardPasswords(string $driver): void
     {
         $this->site($driver, [], function (ServerDatabase $db): void {
