@@ -54,7 +54,7 @@ class ClientPatternsTest extends PackageTestCase
 
     protected function setUp(): void
     {
-        $bug = self::KNOWN_BUGS[$this->getName(false)] ?? null;
+        $bug = self::KNOWN_BUGS[\STask\Tests\TestName::of($this)] ?? null;
         if ($bug !== null && !getenv('STASK_TEST_KNOWN_BUGS')) {
             self::markTestSkipped("Known package bug, reported to the lead: $bug. Run with STASK_TEST_KNOWN_BUGS=1 to see it fail.");
         }
