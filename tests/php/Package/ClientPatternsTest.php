@@ -654,14 +654,22 @@ class ClientPatternsTest extends PackageTestCase
     {
         $this->discover(['clients_flaky_api', 'clients_one_shot']);
         $flaky = sTask::create('clients_flaky_api', 'sync');
+        $caught = sTask::create('clients_flaky_api', 'refresh');
         $once = sTask::create('clients_one_shot', 'charge');
         self::assertSame(3, $flaky->max_attempts, 'public $tries = 3');
         self::assertSame(1, $once->max_attempts);
 
-        [$code, $out] = $this->process(['stask:work', '--sleep=0.5', '--max-jobs=4', '--max-time=20', '--supervise=0']);
+        // 3 + 2 + 1 runs
+        [$code, $out] = $this->process(['stask:work', '--sleep=0.5', '--max-jobs=6', '--max-time=20', '--supervise=0']);
         self::assertSame(0, $code, $out);
         $row = $this->assertOutcome((int) $flaky->id, 'completed', 'Synced on attempt 3', 3, 'flaky');
         self::assertSame(3, $row->max_attempts);
+        $errors = array_filter(sTask::logs((int) $flaky->id), static fn (array $e): bool => $e['level'] === 'error');
+        self::assertCount(2, $errors, 'one line per failed attempt');
+
+        // A catch block that writes 100 and rethrows: with attempts left, the throw retries it.
+        $this->assertOutcome((int) $caught->id, 'completed', 'Tokens refreshed', 2, 'failed once in a catch block');
+        self::assertCount(2, $this->runs("clients-flaky-{$caught->id}.log"));
         $times = array_map(static fn (string $l): float => (float) explode(' ', $l)[0], $this->runs("clients-flaky-{$flaky->id}.log"));
         self::assertCount(3, $times);
         self::assertGreaterThanOrEqual(0.9, $times[1] - $times[0], '$backoff[0] = 1 s');
