@@ -422,12 +422,12 @@ impl Engine {
 
     /// Marks a task completed. The worker running it may; anyone may complete a pending task.
     pub fn complete(&self, id: i64, result: Option<Value>, message: Option<&str>) -> Result<()> {
-        let result = result.map(|v| encode_json("result", &v)).transpose()?;
         let message = message.unwrap_or("Completed");
         check_message(message)?;
-        if self.finished_here(id, Status::Completed)? {
-            return Ok(());
+        if self.finished_here(id)? {
+            return self.amend_own_outcome(id, Status::Completed, Some(message), result);
         }
+        let result = result.map(|v| encode_json("result", &v)).transpose()?;
         let transition = Transition::Complete { result: result.clone(), message: message.to_owned() };
         if self.finish_owned(id, transition, Status::Completed, Level::Info, format!("Completed: {message}"))? {
             return Ok(());
@@ -439,8 +439,8 @@ impl Engine {
     /// Fails a task for good (no retry). To have it retried, throw from the handler instead.
     pub fn fail(&self, id: i64, message: &str) -> Result<()> {
         check_message(message)?;
-        if self.finished_here(id, Status::Failed)? {
-            return Ok(());
+        if self.finished_here(id)? {
+            return self.amend_own_outcome(id, Status::Failed, Some(&format!("Failed: {message}")), None);
         }
         let transition = Transition::Fail { error: message.to_owned(), message: format!("Failed: {message}") };
         if self.finish_owned(id, transition, Status::Failed, Level::Error, format!("Failed: {message}"))? {
@@ -450,20 +450,12 @@ impl Engine {
         self.after_unowned_change(id, done, "fail", Level::Error, format!("Failed without running: {message}"))
     }
 
-    /// Whether this process's worker already finished the task with `status` (a repeated
-    /// finish is a no-op); an error when it finished it otherwise.
-    fn finished_here(&self, id: i64, status: Status) -> Result<bool> {
+    /// Whether this process's worker already finished the task while its handler still runs
+    /// (a further finish then amends that outcome).
+    fn finished_here(&self, id: i64) -> Result<bool> {
         let shared = self.shared()?;
         let registry = shared.registry.lock();
-        match registry.claims.get(&id).filter(|c| c.finished_by_handler).and_then(|c| c.handler_status) {
-            None => Ok(false),
-            Some(done) if done == status => Ok(true),
-            Some(done) => Err(Error::InvalidState {
-                id,
-                status: done,
-                operation: "change the status (its worker already finished it; retry() queues it again)",
-            }),
-        }
+        Ok(registry.claims.get(&id).is_some_and(|c| c.finished_by_handler))
     }
 
     /// Applies a terminal transition to a task this process runs. `Ok(false)` when it does not
@@ -484,7 +476,14 @@ impl Engine {
         if shared.registry.lock().claims.get(&id).is_some_and(|c| c.lost) {
             return Err(Error::LeaseLost(id));
         }
-        let applied = self.runtime()?.store.finish(&[Finish { lease, transition: transition.clone() }], now_ms())?;
+        let applied = {
+            let mut rt = self.runtime()?;
+            if matches!(transition, Transition::Fail { .. } | Transition::Cancel { .. }) {
+                let percent = shared.registry.lock().claims.get(&id).map_or(0, |c| c.progress.percent);
+                rt.store.save_progress(lease, percent, None, now_ms())?;
+            }
+            rt.store.finish(&[Finish { lease, transition: transition.clone() }], now_ms())?
+        };
         let mut registry = shared.registry.lock();
         let Some(claim) = registry.get_mut(id) else {
             return Ok(true);
@@ -657,6 +656,21 @@ impl Engine {
         let now = now_ms();
         let (applied, shared) = {
             let mut rt = self.runtime()?;
+            // A failed or cancelled task keeps the progress it reached, in its row as in its
+            // snapshot (the heartbeat writes progress to the row only about once a second).
+            let last_progress: Vec<(Lease, i64)> = {
+                let registry = rt.shared.registry.lock();
+                batch
+                    .iter()
+                    .filter(|s| matches!(s.finish.transition, Transition::Fail { .. } | Transition::Cancel { .. }))
+                    .filter_map(|s| {
+                        registry.claims.get(&s.finish.lease.id).map(|c| (s.finish.lease, c.progress.percent))
+                    })
+                    .collect()
+            };
+            for (lease, percent) in last_progress {
+                rt.store.save_progress(lease, percent, None, now)?;
+            }
             match rt.store.finish(&finishes, now) {
                 Ok(applied) => (applied, Arc::clone(&rt.shared)),
                 Err(err) => {
@@ -703,7 +717,8 @@ impl Engine {
                             }
                             if let Transition::Retry { message, .. }
                             | Transition::Fail { message, .. }
-                            | Transition::Cancel { message } = &settled.finish.transition
+                            | Transition::Cancel { message }
+                            | Transition::Complete { message, .. } = &settled.finish.transition
                             {
                                 claim.progress.message = Some(message.clone());
                             }

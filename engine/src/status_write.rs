@@ -48,11 +48,15 @@ impl Engine {
         }
         match self.holder(id)? {
             Holder::Lost => Err(Error::LeaseLost(id)),
-            Holder::FinishedHere(done) if done == status => Ok(()),
+            Holder::FinishedHere(done) if done == status && message.is_none() && result.is_none() => Ok(()),
+            Holder::FinishedHere(done) if status.is_finished() => {
+                let _ = done;
+                self.amend_own_outcome(id, status, message, result)
+            }
             Holder::FinishedHere(done) => Err(Error::InvalidState {
                 id,
                 status: done,
-                operation: "change the status (its worker already finished it; retry() queues it again)",
+                operation: "be marked running again (its worker already finished it; retry() queues it again)",
             }),
             Holder::Owner { lease, attempt, max_attempts } => {
                 self.owner_writes(id, lease, attempt < max_attempts, status, message, result)
@@ -159,6 +163,56 @@ impl Engine {
                 operation: "be queued again by its own worker (throw to have the attempt retried)",
             }),
         }
+    }
+
+    /// The worker changes the outcome it already wrote, while its handler still runs: upstream
+    /// kept a worker's last write (`update(['status' => 80])`, then `markFinished($task, $file,
+    /// $msg)`). Guarded by the claim's fence, so a task retried or taken over meanwhile is not
+    /// touched.
+    pub(crate) fn amend_own_outcome(
+        &self,
+        id: i64,
+        status: Status,
+        message: Option<&str>,
+        result: Option<Value>,
+    ) -> Result<()> {
+        let shared = self.shared()?;
+        let Some(lease) = shared.registry.lock().claims.get(&id).filter(|c| c.finished_by_handler).map(|c| c.lease)
+        else {
+            return Err(Error::LeaseLost(id));
+        };
+        let result = result.map(|v| crate::task::encode_json("result", &v)).transpose()?;
+        let now = now_ms();
+        let applied = self.runtime()?.store.amend_finished(lease, status, message, result.as_deref(), now)?;
+        if !applied {
+            let current = self.find(id)?.map_or(Status::Other(0), |t| t.status);
+            return Err(Error::InvalidState {
+                id,
+                status: current,
+                operation: "change its outcome (it was queued again or taken over meanwhile)",
+            });
+        }
+        let (level, line) = match status {
+            Status::Completed => (Level::Info, format!("Completed: {}", message.unwrap_or("Completed"))),
+            Status::Cancelled => (Level::Warning, format!("Cancelled: {}", message.unwrap_or("Cancelled"))),
+            _ => (Level::Error, format!("Failed: {}", message.unwrap_or("Failed"))),
+        };
+        {
+            let mut registry = shared.registry.lock();
+            if let Some(claim) = registry.get_mut(id) {
+                claim.handler_status = Some(status);
+                if let Some(m) = message {
+                    claim.progress.message = Some(m.to_owned());
+                }
+                if status == Status::Completed {
+                    claim.progress.percent = 100;
+                }
+                if claim.progress.has_file || self.journal.has_snapshot(id) {
+                    self.journal.write_snapshot(&claim.snapshot(status.name(), now, Some(now)))?;
+                }
+            }
+        }
+        self.append_log(&shared, id, &LogEntry { time: to_rfc3339(now), level, message: line, context: None })
     }
 
     /// Preparing ⇄ running, with the claim's fencing token.

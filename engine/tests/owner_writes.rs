@@ -11,7 +11,9 @@ conformance! {
     the_owner_fails_its_task_for_good_without_retries,
     a_failure_marked_by_the_owner_is_retried_when_it_throws_and_attempts_remain,
     progress_after_the_owner_finished_refreshes_the_final_snapshot,
-    repeating_the_finish_is_a_no_op_and_changing_it_is_refused,
+    the_workers_last_final_write_wins_while_it_runs,
+    a_failed_task_keeps_its_progress_in_the_row,
+    a_task_its_worker_left_running_ends_with_one_message,
     strangers_may_only_finish_pending_tasks,
     a_stale_owner_status_write_is_fenced,
     pending_tasks_can_be_rescheduled,
@@ -158,24 +160,84 @@ fn progress_after_the_owner_finished_refreshes_the_final_snapshot(sb: Sandbox) {
     assert_eq!(engine.get(id).unwrap().message.as_deref(), Some("Done"));
 }
 
-fn repeating_the_finish_is_a_no_op_and_changing_it_is_refused(sb: Sandbox) {
+fn the_workers_last_final_write_wins_while_it_runs(sb: Sandbox) {
     let engine = sb.engine();
     let id = engine.create(task("w", "a")).unwrap().id;
+    let other = engine.create(task("w", "b")).unwrap().id;
     let report = engine
-        .process_pending(&opts(1), |t| {
-            engine.complete(t.id, None, Some("Imported")).unwrap();
-            engine.set_status(t.id, Status::Completed, Some("Imported again"), None).unwrap();
-            engine.complete(t.id, None, None).unwrap();
-            assert!(matches!(
-                engine.set_status(t.id, Status::Failed, Some("too late"), None),
-                Err(Error::InvalidState { status: Status::Completed, .. })
-            ));
-            threw("an exception after finishing is ignored")
+        .process_pending(&opts(2), |t| {
+            if t.id == id {
+                engine.set_status(t.id, Status::Completed, Some("Imported"), None).unwrap();
+                engine.set_status(t.id, Status::Completed, None, None).unwrap(); // nothing new: a no-op
+                engine.complete(t.id, Some(json!("/tmp/export.csv")), Some("Exported")).unwrap();
+                engine.set_status(t.id, Status::Completed, None, None).unwrap();
+                assert!(matches!(
+                    engine.set_status(t.id, Status::Running, None, None),
+                    Err(Error::InvalidState { status: Status::Completed, .. })
+                ));
+                engine.set_status(t.id, Status::Failed, Some("Feed rejected"), None).unwrap();
+                threw("an exception after finishing is ignored")
+            } else {
+                engine.set_status(t.id, Status::Completed, Some("Done"), None).unwrap();
+                // The task moved on meanwhile (say, retried and claimed again): fenced.
+                sb.exec(&format!("UPDATE evo_s_tasks SET fence = fence + 1 WHERE id = {}", t.id));
+                assert!(matches!(
+                    engine.set_status(t.id, Status::Failed, Some("too late"), None),
+                    Err(Error::InvalidState { .. })
+                ));
+                Outcome::Returned
+            }
         })
         .unwrap();
-    assert_eq!((report.completed, report.failed), (1, 0));
+    assert_eq!((report.completed, report.failed, report.lost), (1, 1, 0));
     let t = engine.get(id).unwrap();
-    assert_eq!((t.status, t.message.as_deref()), (Status::Completed, Some("Imported")));
+    assert_eq!((t.status, t.message.as_deref()), (Status::Failed, Some("Feed rejected")));
+    assert_eq!(t.result, Some(json!("/tmp/export.csv")), "a result written before is kept");
+    assert_eq!(snapshot_status(&engine, id), "failed");
+    let o = engine.get(other).unwrap();
+    assert_eq!((o.status, o.message.as_deref()), (Status::Completed, Some("Done")));
+}
+
+fn a_failed_task_keeps_its_progress_in_the_row(sb: Sandbox) {
+    let engine = sb.engine();
+    let thrown = engine.create(with_attempts(1)).unwrap().id;
+    let mut b = with_attempts(1);
+    b.action = "b".into();
+    let marked = engine.create(b).unwrap().id;
+    engine
+        .process_pending(&opts(2), |t| {
+            engine.push_progress(t.id, ProgressUpdate { progress: Some(38.0), ..Default::default() }).unwrap();
+            if t.id == marked {
+                engine.set_status(t.id, Status::Failed, Some("stopped"), None).unwrap();
+                Outcome::Returned
+            } else {
+                threw("boom")
+            }
+        })
+        .unwrap();
+    for id in [thrown, marked] {
+        let row = engine.get(id).unwrap();
+        assert_eq!(row.status, Status::Failed);
+        assert_eq!(row.progress, 38, "the row says what the snapshot says");
+        assert_eq!(engine.progress(id).unwrap()["progress"], 38);
+    }
+}
+
+fn a_task_its_worker_left_running_ends_with_one_message(sb: Sandbox) {
+    let engine = sb.engine();
+    let id = engine.create(task("w", "a")).unwrap().id;
+    engine
+        .process_pending(&opts(1), |t| {
+            engine.set_status(t.id, Status::Running, Some("Sending"), None).unwrap();
+            engine
+                .push_progress(t.id, ProgressUpdate { message: Some("Sent 3".into()), ..Default::default() })
+                .unwrap();
+            Outcome::Returned
+        })
+        .unwrap();
+    let row = engine.get(id).unwrap();
+    assert_eq!(row.status, Status::Completed);
+    assert_eq!(engine.progress(id).unwrap()["message"], row.message.clone().unwrap(), "snapshot and row agree");
 }
 
 fn strangers_may_only_finish_pending_tasks(sb: Sandbox) {

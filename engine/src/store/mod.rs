@@ -156,6 +156,17 @@ pub trait Store: Send {
     /// The owner moves its claimed task between preparing and running (`status` is one of
     /// them), optionally with a message. `false` when the lease was lost.
     fn mark_running(&mut self, lease: Lease, status: Status, message: Option<&str>, now: Millis) -> Result<bool>;
+    /// The owner changes the outcome it wrote while its handler still runs (upstream kept a
+    /// worker's last write): finished status, message and result, guarded by the claim's fence
+    /// and a finished status. `None` keeps a value. `false` when the task moved on meanwhile.
+    fn amend_finished(
+        &mut self,
+        lease: Lease,
+        status: Status,
+        message: Option<&str>,
+        result: Option<&str>,
+        now: Millis,
+    ) -> Result<bool>;
     /// Sets the not-before time of a pending task. `false` when it is not pending.
     fn reschedule_pending(&mut self, id: i64, available_at: Millis, now: Millis) -> Result<bool>;
     /// Applies transitions to claimed tasks in one transaction; `false` for each lost lease.

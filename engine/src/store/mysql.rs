@@ -529,6 +529,49 @@ impl Store for MySqlStore {
         })
     }
 
+    fn amend_finished(
+        &mut self,
+        lease: Lease,
+        status: Status,
+        message: Option<&str>,
+        result: Option<&str>,
+        now: Millis,
+    ) -> Result<bool> {
+        // MySQL evaluates SET left to right: last_error reads the new status, as intended.
+        let sql = format!(
+            "UPDATE {} SET status = ?, message = COALESCE(?, message), result = COALESCE(?, result), \
+             last_error = CASE WHEN status = 100 THEN COALESCE(?, last_error) ELSE last_error END, \
+             progress = CASE WHEN status = 80 THEN 100 ELSE progress END, finished_at = {TS}, updated_at = {TS} \
+             WHERE id = ? AND fence = ? AND status IN (80, 90, 100)",
+            self.t
+        );
+        let check = format!("SELECT 1 FROM {} WHERE id = ? AND fence = ? AND status = ?", self.t);
+        self.link.run(Mode::Repeatable, async |conn: &mut MySqlConnection| {
+            let done = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(status.code())
+                .bind(message)
+                .bind(result)
+                .bind(message)
+                .bind(now)
+                .bind(now)
+                .bind(lease.id)
+                .bind(lease.fence)
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() == 1 {
+                return Ok(true);
+            }
+            // Nothing changed within the same millisecond is still a match.
+            let held: Option<i64> = sqlx::query_scalar(AssertSqlSafe(check.as_str()))
+                .bind(lease.id)
+                .bind(lease.fence)
+                .bind(status.code())
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(held.is_some())
+        })
+    }
+
     fn reschedule_pending(&mut self, id: i64, available_at: Millis, now: Millis) -> Result<bool> {
         let sql = format!("UPDATE {} SET available_at = ?, updated_at = {TS} WHERE id = ? AND status = 10", self.t);
         self.link.run(Mode::Repeatable, async |conn: &mut MySqlConnection| {

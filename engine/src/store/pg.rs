@@ -65,6 +65,7 @@ struct Sql {
     inspect: Text,
     save_progress: Text,
     mark_running: Text,
+    amend_finished: Text,
     reschedule_pending: Text,
     complete_claimed: Text,
     retry_claimed: Text,
@@ -212,6 +213,14 @@ impl Sql {
                 "UPDATE {t} SET status = $3, message = COALESCE($4, message), updated_at = {} \
                  WHERE id = $1 AND fence = $2 AND status IN (30, 50)",
                 ts("$5")
+            )
+            .into(),
+            amend_finished: format!(
+                "UPDATE {t} SET status = $3, message = COALESCE($4, message), result = COALESCE($5, result), \
+                 last_error = CASE WHEN $3 = 100 THEN COALESCE($4, last_error) ELSE last_error END, \
+                 progress = CASE WHEN $3 = 80 THEN 100 ELSE progress END, finished_at = {now}, updated_at = {now} \
+                 WHERE id = $1 AND fence = $2 AND status IN (80, 90, 100)",
+                now = ts("$6")
             )
             .into(),
             reschedule_pending: format!(
@@ -643,6 +652,29 @@ impl Store for PgStore {
                 .bind(lease.fence)
                 .bind(status.code())
                 .bind(message)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn amend_finished(
+        &mut self,
+        lease: Lease,
+        status: Status,
+        message: Option<&str>,
+        result: Option<&str>,
+        now: Millis,
+    ) -> Result<bool> {
+        let sql = &self.sql;
+        self.link.run(Mode::Repeatable, async |conn: &mut PgConnection| {
+            let done = sqlx::query(q(&sql.amend_finished))
+                .bind(lease.id)
+                .bind(lease.fence)
+                .bind(status.code())
+                .bind(message)
+                .bind(result)
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;

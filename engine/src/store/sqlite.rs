@@ -40,6 +40,7 @@ struct Sql {
     inspect: String,
     save_progress: String,
     mark_running: String,
+    amend_finished: String,
     reschedule_pending: String,
     complete_claimed: String,
     retry_claimed: String,
@@ -130,6 +131,12 @@ impl Sql {
             ),
             mark_running: format!(
                 "UPDATE {t} SET status = ?3, message = COALESCE(?4, message), updated_at = ?5 {claimed}"
+            ),
+            amend_finished: format!(
+                "UPDATE {t} SET status = ?3, message = COALESCE(?4, message), result = COALESCE(?5, result), \
+                 last_error = CASE WHEN ?3 = 100 THEN COALESCE(?4, last_error) ELSE last_error END, \
+                 progress = CASE WHEN ?3 = 80 THEN 100 ELSE progress END, finished_at = ?6, updated_at = ?6 \
+                 WHERE id = ?1 AND fence = ?2 AND status IN (80, 90, 100)"
             ),
             reschedule_pending: format!(
                 "UPDATE {t} SET available_at = ?2, updated_at = ?3 WHERE id = ?1 AND status = 10"
@@ -534,6 +541,27 @@ impl Store for SqliteStore {
             lease.fence,
             status.code(),
             message,
+            to_sql_text_ms(now)
+        ])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn amend_finished(
+        &mut self,
+        lease: Lease,
+        status: Status,
+        message: Option<&str>,
+        result: Option<&str>,
+        now: Millis,
+    ) -> Result<bool> {
+        let tx = WriteTx::begin(&self.conn)?;
+        let n = tx.prepare_cached(&self.sql.amend_finished)?.execute(params![
+            lease.id,
+            lease.fence,
+            status.code(),
+            message,
+            result,
             to_sql_text_ms(now)
         ])?;
         tx.commit()?;
