@@ -317,7 +317,7 @@ impl Engine {
                 return Ok(());
             }
         }
-        if self.after_finish_progress(&shared, id, &update)? {
+        if self.after_finish_progress(&shared, id) {
             return Ok(());
         }
         // Not ours: only a task nobody runs may be annotated (e.g. "waiting for upload").
@@ -341,22 +341,10 @@ impl Engine {
     }
 
     /// Progress reported by a worker after it finished its task itself (upstream workers push
-    /// a last `['status' => 'finished', …]`): it only refreshes the final snapshot.
-    fn after_finish_progress(&self, shared: &Shared, id: i64, update: &ProgressUpdate) -> Result<bool> {
-        let mut registry = shared.registry.lock();
-        let Some(claim) = registry.get_mut(id).filter(|c| c.finished_by_handler) else { return Ok(false) };
-        let status = claim.handler_status.unwrap_or(Status::Completed);
-        // The message stays the one the task finished with, as in its row.
-        merge_progress(claim, ProgressUpdate { message: None, ..update.clone() });
-        if status == Status::Completed {
-            claim.progress.percent = 100;
-        }
-        claim.progress.db_dirty = false;
-        if claim.progress.has_file || self.journal.has_snapshot(id) {
-            let now = now_ms();
-            self.journal.write_snapshot(&claim.snapshot(status.name(), now, Some(now)))?;
-        }
-        Ok(true)
+    /// a last `['status' => 'finished', …]`): accepted and ignored, so that the final snapshot
+    /// keeps saying what the row says.
+    fn after_finish_progress(&self, shared: &Shared, id: i64) -> bool {
+        shared.registry.lock().claims.get(&id).is_some_and(|c| c.finished_by_handler)
     }
 
     /// The task's progress: the live state for tasks this process runs, else the snapshot
@@ -400,7 +388,11 @@ impl Engine {
         if self.owned(&shared, id).is_none() && self.find(id)?.is_none() {
             return Err(Error::NotFound(id));
         }
-        self.journal.read_log(id, level, limit)
+        let mut entries = self.journal.read_log(id, level, limit)?;
+        // Appended in the order they were written; a worker's "attempt started" line is written
+        // when it first logs, so a line from another process may precede it. Oldest first.
+        entries.sort_by(|a, b| a.time.cmp(&b.time));
+        Ok(entries)
     }
 
     /// A piece of the task's whole log, in the log file's line format (time, level, message,

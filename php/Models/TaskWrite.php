@@ -44,6 +44,13 @@ final class TaskWrite
                 $engine->pushProgress($id, ['progress' => $this->percent()]);
                 $handled[] = 'progress';
             }
+        } elseif ($owned && in_array((int) $this->task->getOriginal('status'), [sTaskModel::STATUS_COMPLETED, sTaskModel::STATUS_CANCELLED, sTaskModel::STATUS_FAILED], true)) {
+            // The worker already finished it: a new message (or result) amends that outcome,
+            // as upstream's last write did.
+            $status = (int) $this->task->getOriginal('status');
+            $result = $status === sTaskModel::STATUS_COMPLETED && $this->changed('result') ? $this->task->result : null;
+            $engine->setStatus($id, $status, $this->message(), $result);
+            $handled = ['message', 'progress', 'start_at', 'finished_at', 'result'];
         } elseif ($owned) {
             $report = array_filter(['message' => $this->message(), 'progress' => $this->changed('progress') ? $this->percent() : null],
                 static fn ($v) => $v !== null);
