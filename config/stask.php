@@ -60,6 +60,8 @@ return [
     ],
     'composer_update' => [
         'enabled' => false,   // running `composer update` from the manager is off unless enabled
+        // A manager user needs this permission (besides "stask") to run, retry or schedule it.
+        'permission' => 'stask_composer',
         'timeout' => 1800,
     ],
     'cleanup' => [

@@ -27,8 +27,12 @@ function demo_site(bool $fresh): Site
     } else {
         $site = Site::open(realpath(DEMO_ROOT));
     }
-    // A local demo: the visitor is an administrator.
-    $site->app->permissions = ['stask' => 1, 'stask_artisan' => 1];
+    // A local demo: the visitor is an administrator, with every sTask permission — or those
+    // STASK_DEMO_PERMISSIONS lists (e.g. "stask"), to try the pages as a manager with fewer.
+    $permissions = getenv('STASK_DEMO_PERMISSIONS');
+    $site->app->permissions = array_fill_keys($permissions === false
+        ? ['stask', 'stask_artisan', 'stask_composer']
+        : array_filter(array_map('trim', explode(',', $permissions))), 1);
     return $site;
 }
 

@@ -25,6 +25,21 @@ $serve = !in_array('--no-serve', $argv, true) && getenv('STASK_DEMO_SERVE') !== 
 $port = (int) (getenv('STASK_DEMO_PORT') ?: 8080);
 $tty = function_exists('posix_isatty') && posix_isatty(STDOUT);
 
+// Every process the demo starts is stopped when it ends — by itself, Ctrl-C, SIGTERM or SIGHUP —
+// with the processes those started (the web server's workers outlive a SIGTERM to the server).
+$children = [];
+register_shutdown_function(function () use (&$children): void {
+    foreach ($children as $process) {
+        stop_process_tree($process);
+    }
+});
+if (function_exists('pcntl_signal')) {
+    pcntl_async_signals(true);
+    foreach ([SIGINT, SIGTERM, SIGHUP] as $signal) {
+        pcntl_signal($signal, fn () => exit(0));
+    }
+}
+
 $site = demo_site(true);
 [$code, $out] = $site->call('migrate', ['--force' => true]);
 if ($code !== 0) {
@@ -62,6 +77,7 @@ printf("Created %d tasks in %s\n\n", count($tasks), $site->database);
 // task has finished.
 $worker = proc_open(array_merge(php_command(), [$site->core . '/artisan', 'stask:work', '--sleep=0.2']),
     [0 => ['file', '/dev/null', 'r'], 1 => ['file', DEMO_ROOT . '/worker.log', 'w'], 2 => ['file', DEMO_ROOT . '/worker.log', 'a']], $pipes);
+$children['worker'] = $worker;
 $started = microtime(true);
 $lines = 0;
 $lastPlain = 0.0;
@@ -85,6 +101,7 @@ do {
     usleep(100_000);
 } while ($running);
 proc_close($worker);
+unset($children['worker']);
 $elapsed = microtime(true) - $started;
 
 echo "\n";
@@ -111,23 +128,67 @@ if (!$serve) {
 // (inheriting this environment) takes a random CSRF token so other sites cannot post to it.
 putenv('STASK_CSRF_TOKEN=' . bin2hex(random_bytes(16)));
 putenv('PHP_CLI_SERVER_WORKERS=4');
-$worker = proc_open(array_merge(php_command(), [$site->core . '/artisan', 'stask:work', '--sleep=0.3']),
+// Links are built from this address, not from the Host header (examples/server.php).
+putenv("STASK_DEMO_ORIGIN=http://127.0.0.1:$port");
+$children['worker'] = proc_open(array_merge(php_command(), [$site->core . '/artisan', 'stask:work', '--sleep=0.3']),
     [0 => ['file', '/dev/null', 'r'], 1 => ['file', DEMO_ROOT . '/worker.log', 'a'], 2 => ['file', DEMO_ROOT . '/worker.log', 'a']], $pipes);
-$server = proc_open(array_merge(php_command(), ['-S', "127.0.0.1:$port", __DIR__ . '/server.php']),
+$children['server'] = $server = proc_open(array_merge(php_command(), ['-S', "127.0.0.1:$port", __DIR__ . '/server.php']),
     [0 => ['file', '/dev/null', 'r'], 1 => ['file', DEMO_ROOT . '/server.log', 'w'], 2 => ['file', DEMO_ROOT . '/server.log', 'a']], $pipes);
 printf("\nManager pages: http://127.0.0.1:%d/manager/stask  (a worker is running; Ctrl-C stops both)\n", $port);
-register_shutdown_function(function () use ($worker, $server): void {
-    proc_terminate($worker, SIGTERM);
-    proc_terminate($server, SIGTERM);
-});
-if (function_exists('pcntl_signal')) {
-    pcntl_async_signals(true);
-    foreach ([SIGINT, SIGTERM] as $signal) {
-        pcntl_signal($signal, fn () => exit(0));
-    }
-}
 while (proc_get_status($server)['running']) {
     sleep(1);
+}
+
+/**
+ * Stops a process started with proc_open() and every process below it: SIGTERM to each, then
+ * SIGKILL to what is left after 5 s. `php -S` with PHP_CLI_SERVER_WORKERS forks its workers, and
+ * they keep serving when only the server is sent SIGTERM.
+ *
+ * @param resource $process
+ */
+function stop_process_tree($process): void
+{
+    $status = @proc_get_status($process);
+    if (!is_array($status) || !$status['running']) {
+        return;
+    }
+    $pids = array_merge([$status['pid']], descendants($status['pid']));
+    foreach ($pids as $pid) {
+        @posix_kill($pid, SIGTERM);
+    }
+    $deadline = microtime(true) + 5;
+    do {
+        $alive = array_filter($pids, static fn (int $pid) => is_dir("/proc/$pid") && !is_zombie($pid));
+        if ($alive === []) {
+            break;
+        }
+        usleep(50_000);
+    } while (microtime(true) < $deadline);
+    foreach ($alive as $pid) {
+        @posix_kill($pid, SIGKILL);
+    }
+    proc_close($process);
+}
+
+/** @return list<int> the processes below $pid (Linux: read from /proc) */
+function descendants(int $pid): array
+{
+    $children = [];
+    foreach (glob('/proc/[0-9]*/stat') ?: [] as $file) {
+        $stat = @file_get_contents($file);
+        // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ")".
+        if ($stat !== false && preg_match('/\)\s+\S+\s+(\d+)/', substr($stat, (int) strrpos($stat, ')')), $m) === 1 && (int) $m[1] === $pid) {
+            $child = (int) basename(dirname($file));
+            $children = array_merge($children, [$child], descendants($child));
+        }
+    }
+    return $children;
+}
+
+function is_zombie(int $pid): bool
+{
+    $stat = (string) @file_get_contents("/proc/$pid/stat");
+    return preg_match('/\)\s+Z/', substr($stat, (int) strrpos($stat, ')'))) === 1;
 }
 
 function render_bar($task, array $p): string

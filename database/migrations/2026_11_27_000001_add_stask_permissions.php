@@ -3,8 +3,9 @@
 use Illuminate\Database\Migrations\Migration;
 
 /*
- * Manager permissions: "stask" (use the task manager) and "stask_artisan" (run artisan commands
- * through the artisan worker), in group "sTask", granted to the Administrator role (1).
+ * Manager permissions: "stask" (use the task manager), "stask_artisan" (run artisan commands
+ * through the artisan worker) and "stask_composer" (run the composer_update worker), in group
+ * "sTask", granted to the Administrator role (1).
  * Idempotent, and a no-op where Evolution CMS's permission tables do not exist. Users log out
  * and in again to pick up new permissions.
  */
@@ -14,6 +15,7 @@ return new class extends Migration {
     private const PERMISSIONS = [
         'stask' => ['Access sTask Interface', 'sTask::global.permission_access'],
         'stask_artisan' => ['Run artisan commands from sTask', 'sTask::global.permission_artisan'],
+        'stask_composer' => ['Run composer update from sTask', 'sTask::global.permission_composer'],
     ];
 
     public function up(): void

@@ -19,6 +19,11 @@ final class PruneCommand extends StaskCommand
     {
         return $this->guard(function (): int {
             $days = $this->option('days');
+            if ($days !== null && preg_match('/^\s*-?\d+\s*$/', (string) $days) !== 1) {
+                // `--days=` or `--days=abc` would otherwise be 0: every finished task.
+                $this->error('--days must be a whole number of days (0 or more).');
+                return 2;
+            }
             $days = $days === null ? (int) $this->laravel->make('config')->get('stask.cleanup.days', 30) : (int) $days;
             if ($days < 0) {
                 $this->error('--days must not be negative.');

@@ -117,21 +117,31 @@ final class Uploads
         $this->removeStaleChunks();
         $parts = $this->dir . '/.chunks/' . $session;
         $this->ensureDir($parts);
-        $received = 0;
-        foreach (glob($parts . '/*.part') ?: [] as $part) {
-            $received += (int) filesize($part);
-        }
-        if ($received + (int) $chunk->getSize() > $this->maxBytes) {
-            $this->removeDir($parts);
-            throw UploadException::tooLarge($this->maxBytes);
-        }
-        $this->move($chunk, $parts, "$index.part");
-        // Chunks may arrive in parallel: only one request may see the set complete.
+        // Chunks may arrive in parallel: one request at a time checks, stores, and may see the
+        // set complete.
         $lock = @fopen("$parts/.lock", 'c');
         if ($lock === false || !flock($lock, LOCK_EX)) {
             throw new UploadException('The upload could not be locked.', 500);
         }
         try {
+            // The first chunk fixes the count; a later chunk that names another is refused (a
+            // lower count on the last chunk would leave the chunks above it out of the file).
+            $fixed = is_file("$parts/.total") ? (int) file_get_contents("$parts/.total") : null;
+            if ($fixed !== null && $fixed !== $total) {
+                throw new UploadException("total_chunks must stay $fixed for this upload (session_id).");
+            }
+            $received = 0;
+            foreach (glob($parts . '/*.part') ?: [] as $part) {
+                $received += basename($part) === "$index.part" ? 0 : (int) filesize($part);
+            }
+            if ($received + (int) $chunk->getSize() > $this->maxBytes) {
+                $this->removeDir($parts);
+                throw UploadException::tooLarge($this->maxBytes);
+            }
+            if ($fixed === null && @file_put_contents("$parts/.total", (string) $total) === false) {
+                throw new UploadException('The upload could not be saved.', 500);
+            }
+            $this->move($chunk, $parts, "$index.part");
             $have = count(glob($parts . '/*.part') ?: []);
             if ($have < $total || !is_dir($parts)) {
                 return ['complete' => false, 'received' => $have, 'total' => $total];

@@ -42,14 +42,10 @@ class ArtisanWorker extends BaseWorker
         return 'Runs allow-listed artisan commands and shows their output.';
     }
 
-    public function createTask(string $action, ?array $options = null, string $priority = 'normal'): sTaskModel
+    /** A manager needs "stask_artisan" (`stask.artisan.permission`) besides "stask". */
+    public function managerPermission(): ?string
     {
-        $permission = (string) config('stask.artisan.permission', 'stask_artisan');
-        $inManager = function_exists('evo') && function_exists('is_cli') && !is_cli();
-        if ($inManager && !evo()->hasPermission($permission)) {
-            throw new \RuntimeException("Running artisan commands needs the \"$permission\" permission.");
-        }
-        return parent::createTask($action, $options, $priority);
+        return (string) config('stask.artisan.permission', 'stask_artisan');
     }
 
     public function taskMake(sTaskModel $task, array $options = []): void
@@ -58,6 +54,10 @@ class ArtisanWorker extends BaseWorker
         $arguments = CommandLine::arguments($options['arguments'] ?? []);
         if (!self::isAllowed($command, (array) config('stask.artisan.allowed', []))) {
             $this->markFailed($task, "The artisan command \"$command\" is not allowed (stask.artisan.allowed).");
+            return;
+        }
+        if (($refusal = self::refusal($command, $arguments)) !== null) {
+            $this->markFailed($task, $refusal);
             return;
         }
         $artisan = base_path('artisan');
@@ -88,6 +88,35 @@ class ArtisanWorker extends BaseWorker
             return;
         }
         $this->markFinishedWith($task, $result, "Artisan executed: $command ({$seconds} s)");
+    }
+
+    /**
+     * Why an allowed command may not run with these arguments through this worker, or null.
+     * `stask:prune` needs `--days` of 1 or more (or none: the configured default): with 0 it
+     * deletes every finished task and every uploaded file, and a manager's typo should not do
+     * that. The CLI still takes `--days=0`, and the manager's own clean action asks for its days.
+     *
+     * @param list<string> $arguments
+     */
+    public static function refusal(string $command, array $arguments): ?string
+    {
+        if ($command !== 'stask:prune') {
+            return null;
+        }
+        $days = null;
+        foreach ($arguments as $i => $argument) {
+            if ($argument === '--') {
+                break;
+            }
+            if (preg_match('/^--days(?:=(.*))?$/s', $argument, $m) === 1) {
+                // The last one counts, as for Symfony Console.
+                $days = array_key_exists(1, $m) ? $m[1] : (string) ($arguments[$i + 1] ?? '');
+            }
+        }
+        if ($days !== null && (preg_match('/^\d+$/', $days) !== 1 || (int) $days < 1)) {
+            return 'stask:prune from sTask needs --days of 1 or more (0 would delete every finished task and every upload).';
+        }
+        return null;
     }
 
     /** Exact names, or prefixes ending in "*" ("cache:*" allows "cache:clear"). */

@@ -12,6 +12,7 @@ use Seiger\sTask\Services\Uploads;
 use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\Support\ActionMethod;
 use Seiger\sTask\Support\Schedule;
+use Seiger\sTask\Support\WorkerPermission;
 
 /**
  * Base class for workers. Write `public function task{Action}(sTaskModel $task, array $options)`
@@ -117,6 +118,18 @@ abstract class BaseWorker implements TaskInterface
         return is_array($setting) ? array_values(array_map('strval', $setting)) : ['csv'];
     }
 
+    /**
+     * The manager permission this worker's tasks need besides "stask", or null (the default).
+     * A worker that can change the site (run commands, update code) names its own, e.g.
+     * "stask_artisan"; the manager's endpoints then refuse its tasks, its retries, uploads and
+     * settings to a manager without it, and createTask() does in a web request. The permission
+     * must exist in Evolution CMS (the package's migration creates the built-in ones).
+     */
+    public function managerPermission(): ?string
+    {
+        return null;
+    }
+
     /** The worker's stored settings (`s_workers.settings`). Override to add defaults. */
     public function settings(): array
     {
@@ -179,6 +192,12 @@ abstract class BaseWorker implements TaskInterface
      */
     public function createTask(string $action, ?array $options = null): sTaskModel
     {
+        // In a web request (the manager, or a site's own page) the worker's own permission is
+        // needed; the CLI and the scheduler are not asked.
+        $missing = function_exists('is_cli') && !is_cli() ? WorkerPermission::missing($this) : null;
+        if ($missing !== null) {
+            throw new \RuntimeException(WorkerPermission::message($this, $missing));
+        }
         if ($options === null && function_exists('request') && app()->bound('request')) {
             $input = request()->all();
             if (is_array($input['options'] ?? null)) {

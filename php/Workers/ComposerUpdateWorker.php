@@ -40,6 +40,12 @@ class ComposerUpdateWorker extends BaseWorker
         return 'Updates the project\'s Composer packages (disabled unless enabled in the settings).';
     }
 
+    /** A manager needs "stask_composer" (`stask.composer_update.permission`) besides "stask". */
+    public function managerPermission(): ?string
+    {
+        return (string) config('stask.composer_update.permission', 'stask_composer');
+    }
+
     public function taskMake(sTaskModel $task, array $options = []): void
     {
         if (!config('stask.composer_update.enabled', false)) {

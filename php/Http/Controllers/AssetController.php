@@ -21,7 +21,7 @@ final class AssetController
     public function show(string $file): Response
     {
         if (!isset(self::FILES[$file])) {
-            return new Response('', 404);
+            return new Response('No such sTask asset.', 404, ['Content-Type' => 'text/plain; charset=utf-8', 'X-Content-Type-Options' => 'nosniff']);
         }
         [$path, $type] = self::FILES[$file];
         $full = dirname(__DIR__, 3) . '/' . $path;

@@ -7,10 +7,13 @@ namespace Seiger\sTask\Http\Controllers;
 use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Response;
 use Seiger\sTask\Exceptions\UploadException;
+use Seiger\sTask\Http\Input;
+use Seiger\sTask\Http\InvalidInput;
 use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\Services\Uploads;
 use Seiger\sTask\sTask;
 use Seiger\sTask\Support\ActionMethod;
+use Seiger\sTask\Support\WorkerPermission;
 use Seiger\sTask\Workers\BaseWorker;
 
 /** What the sTask pages share: the layout's data and JSON answers. */
@@ -76,6 +79,9 @@ abstract class Controller
         if ($worker === null || !$worker->active || $instance === null) {
             return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
         }
+        if (($denied = $this->denied($instance)) !== null) {
+            return $denied;
+        }
         if (ActionMethod::find($instance, $action) === null) {
             return $this->error(trans('sTask::global.action_not_found', ['action' => $action]), 422);
         }
@@ -98,8 +104,67 @@ abstract class Controller
         ] + ($withTask ? ['task' => $task->toArray()] : []));
     }
 
+    /**
+     * A 403 when the worker's tasks need a permission (WorkerPermission) the manager lacks, else
+     * null. Checked by every endpoint that creates, re-runs or feeds a worker's tasks, whatever
+     * is_cli() says.
+     */
+    protected function denied(?object $instance): ?JsonResponse
+    {
+        $missing = WorkerPermission::missing($instance);
+        return $missing === null ? null : $this->error(WorkerPermission::message($instance, $missing), 403);
+    }
+
+    /** denied() for the worker registered as $identifier (none registered: nothing to check). */
+    protected function deniedFor(string $identifier): ?JsonResponse
+    {
+        return $this->denied(sWorker::query()->where('identifier', $identifier)->first()?->getInstance());
+    }
+
     protected function error(string $message, int $status): JsonResponse
     {
         return $this->json(['success' => false, 'message' => $message], $status);
+    }
+
+    /**
+     * Every action passes here (Laravel's controller dispatcher calls callAction() when a
+     * controller has it): a route's task id that no task can have (0, or beyond PHP_INT_MAX,
+     * which PHP cannot even hold as an int) is a 404, and a parameter that Input refuses is a
+     * 422 — each with its message, as JSON or as a page like the action's own answers, and
+     * before anything is written.
+     *
+     * @param array<array-key, mixed> $parameters
+     */
+    public function callAction($method, $parameters)
+    {
+        if (array_key_exists('id', $parameters)) {
+            $id = Input::id($parameters['id']);
+            if ($id === null) {
+                $shown = mb_strimwidth(is_scalar($parameters['id']) ? (string) $parameters['id'] : '', 0, 40, '…');
+                return $this->failure($method, trans('sTask::global.task_not_found', ['id' => $shown]), 404);
+            }
+            $parameters['id'] = $id;
+        }
+        try {
+            return $this->{$method}(...array_values($parameters));
+        } catch (InvalidInput $e) {
+            return $this->failure($method, $e->getMessage(), 422);
+        }
+    }
+
+    /** A refusal in the form the action answers in: JSON for the endpoints, text for the pages. */
+    private function failure(string $method, string $message, int $status): Response|JsonResponse
+    {
+        $type = (new \ReflectionMethod($this, $method))->getReturnType();
+        $request = request();
+        if (($type instanceof \ReflectionNamedType && $type->getName() === JsonResponse::class)
+            || $request->expectsJson() || !$request->isMethodSafe()) {
+            return $this->error($message, $status);
+        }
+        return new Response(e($message), $status, [
+            'Content-Type' => 'text/html; charset=utf-8',
+            'X-Content-Type-Options' => 'nosniff',
+            'Cache-Control' => 'no-store',
+        ]);
     }
 }

@@ -6,6 +6,7 @@ namespace Seiger\sTask\Http\Controllers;
 
 use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
+use Seiger\sTask\Http\Input;
 
 /**
  * Upstream's performance and worker-cache endpoints (`sTask.performance.*`, `sTask.cache.*`),
@@ -20,8 +21,8 @@ final class PerformanceController extends Controller
 
     public function workers(Request $request): JsonResponse
     {
-        $identifier = $request->query('identifier');
-        $identifier = is_string($identifier) && $identifier !== '' ? $identifier : null;
+        $identifier = Input::text($request, 'identifier');
+        $identifier = $identifier !== '' ? $identifier : null;
         return $this->json(['success' => true, 'data' => $this->stask->getWorkerStats($identifier, $this->hours($request))]);
     }
 
@@ -37,15 +38,14 @@ final class PerformanceController extends Controller
 
     public function cacheClear(Request $request): JsonResponse
     {
-        $identifier = $request->input('identifier');
-        $this->stask->clearWorkerCache(is_string($identifier) && $identifier !== '' ? $identifier : null);
+        $identifier = Input::text($request, 'identifier');
+        $this->stask->clearWorkerCache($identifier !== '' ? $identifier : null);
         return $this->json(['success' => true, 'message' => (string) __('sTask::global.cache_cleared')]);
     }
 
     /** `hours`: 1–24 (the engine keeps per-minute metrics for a day); default 24. */
     private function hours(Request $request): int
     {
-        $hours = $request->query('hours', '24');
-        return is_numeric($hours) ? max(1, min(24, (int) $hours)) : 24;
+        return Input::int($request, 'hours', 24, 1, 24, true);
     }
 }

@@ -7,6 +7,7 @@ namespace Seiger\sTask\Http\Controllers;
 use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
 use Illuminate\Http\Response;
+use Seiger\sTask\Http\Input;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Services\TaskProgress;
 use Seiger\sTask\Services\Uploads;
@@ -55,18 +56,15 @@ final class TaskController extends Controller
             'duration' => $task->duration,
             'last_error' => $task->last_error,
             // Upstream 2.1's ?include_log=0 (its live table rows): the snapshot without the log.
-            'log_lines' => in_array((string) $request->query('include_log', '1'), ['0', 'false'], true) ? [] : TaskProgress::readLog($id, 50),
+            'log_lines' => in_array(Input::oneOf($request, 'include_log', ['1', '0', 'true', 'false'], '1'), ['0', 'false'], true) ? [] : TaskProgress::readLog($id, 50),
         ]);
     }
 
     /** The last entries of the log (?level=info|warning|error, ?limit=1–1000). */
     public function logs(Request $request, int $id): JsonResponse
     {
-        $level = (string) $request->query('level', '');
-        if ($level !== '' && !in_array($level, ['info', 'warning', 'error'], true)) {
-            return $this->error('level must be info, warning or error', 422);
-        }
-        $limit = max(1, min(1000, (int) $request->query('limit', 200)));
+        $level = Input::oneOf($request, 'level', ['', 'info', 'warning', 'error'], '');
+        $limit = Input::int($request, 'limit', 200, 1, 1000, true);
         try {
             $entries = $this->stask->engine()->logs($id, $level ?: null, $limit);
         } catch (\STask\Exception\NotFoundException $e) {
@@ -103,6 +101,7 @@ final class TaskController extends Controller
             'Content-Type' => 'text/plain; charset=utf-8',
             'Content-Disposition' => (new ResponseHeaderBag())->makeDisposition(ResponseHeaderBag::DISPOSITION_ATTACHMENT, $name),
             'X-Content-Type-Options' => 'nosniff',
+            'Cache-Control' => 'private, no-store',
         ]);
     }
 
@@ -114,12 +113,18 @@ final class TaskController extends Controller
         if ($file === null) {
             return new Response(e((string) __('sTask::global.no_result_file')), 404);
         }
-        return (new BinaryFileResponse($file, 200, ['X-Content-Type-Options' => 'nosniff']))
-            ->setContentDisposition(ResponseHeaderBag::DISPOSITION_ATTACHMENT, basename($file));
+        // A task's result is the manager's business: no shared cache may keep a copy.
+        $response = new BinaryFileResponse($file, 200, ['X-Content-Type-Options' => 'nosniff'], false);
+        $response->headers->set('Cache-Control', 'private, no-store');
+        return $response->setContentDisposition(ResponseHeaderBag::DISPOSITION_ATTACHMENT, basename($file));
     }
 
     public function retry(int $id): JsonResponse
     {
+        $task = $this->stask->engine()->find($id);
+        if ($task !== null && ($denied = $this->deniedFor($task->identifier)) !== null) {
+            return $denied;
+        }
         return $this->change($id, fn () => $this->stask->engine()->retry($id), 'retried');
     }
 
@@ -152,7 +157,8 @@ final class TaskController extends Controller
         }
         $result = $task->result;
         $candidate = is_string($result) ? $result : (is_array($result) ? ($result['file'] ?? $result['path'] ?? null) : null);
-        if (!is_string($candidate) || $candidate === '') {
+        // A NUL byte cannot be in a path (realpath() would throw on it).
+        if (!is_string($candidate) || $candidate === '' || str_contains($candidate, "\0")) {
             return null;
         }
         $storage = realpath(storage_path());

@@ -8,6 +8,8 @@ use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
 use Illuminate\Http\Response;
 use Illuminate\Pagination\LengthAwarePaginator;
+use Seiger\sTask\Http\Input;
+use Seiger\sTask\Http\InvalidInput;
 use Seiger\sTask\Models\sTaskModel;
 
 /** The task list: filters, search, paging, and bulk retry, cancel and delete. */
@@ -15,20 +17,21 @@ final class TasksController extends Controller
 {
     private const STATUSES = ['pending' => 10, 'running' => 50, 'completed' => 80, 'cancelled' => 90, 'failed' => 100];
     private const PER_PAGE = [25, 50, 100];
+    private const MAX_PAGE = 1_000_000;
 
     public function index(Request $request): Response
     {
         $filters = [
-            'q' => trim((string) $request->query('q', '')),
-            'status' => (string) $request->query('status', ''),
-            'worker' => (string) $request->query('worker', ''),
-            'action' => trim((string) $request->query('action', '')),
-            'priority' => (string) $request->query('priority', ''),
-            'from' => (string) $request->query('from', ''),
-            'to' => (string) $request->query('to', ''),
+            'q' => trim(Input::text($request, 'q')),
+            'status' => Input::oneOf($request, 'status', ['', ...array_keys(self::STATUSES)], ''),
+            'worker' => Input::text($request, 'worker'),
+            'action' => trim(Input::text($request, 'action')),
+            'priority' => Input::oneOf($request, 'priority', ['', 'low', 'normal', 'high'], ''),
+            'from' => self::date($request, 'from'),
+            'to' => self::date($request, 'to'),
         ];
         $query = sTaskModel::query()->orderByDesc('id');
-        if (isset(self::STATUSES[$filters['status']])) {
+        if ($filters['status'] !== '') {
             $code = self::STATUSES[$filters['status']];
             $code === 50 ? $query->whereIn('status', [30, 50]) : $query->where('status', $code);
         }
@@ -58,8 +61,10 @@ final class TasksController extends Controller
                 $w->orWhere('identifier', $op, $like)->orWhere('action', $op, $like)->orWhere('message', $op, $like);
             });
         }
-        $perPage = in_array((int) $request->query('per_page'), self::PER_PAGE, true) ? (int) $request->query('per_page') : self::PER_PAGE[0];
-        $page = max(1, (int) $request->query('page', 1));
+        // Paging is forgiving: another page size is the default one, a page past the end is empty.
+        $perPage = Input::int($request, 'per_page', self::PER_PAGE[0], 1, 1000, true);
+        $perPage = in_array($perPage, self::PER_PAGE, true) ? $perPage : self::PER_PAGE[0];
+        $page = Input::int($request, 'page', 1, 1, self::MAX_PAGE, true);
         $total = (clone $query)->count();
         $tasks = new LengthAwarePaginator($query->forPage($page, $perPage)->get(), $total, $perPage, $page, [
             'path' => route('sTask.tasks'),
@@ -77,24 +82,15 @@ final class TasksController extends Controller
     /** Upstream's POST /task: identifier, action, data, priority → {success, id, task, message}. */
     public function create(Request $request): JsonResponse
     {
-        $data = $request->input('data', []);
-        if (is_string($data)) {
-            $data = json_decode($data === '' ? '{}' : $data, true);
-        }
-        if (!is_array($data)) {
-            return $this->error('data must be a JSON object', 422);
-        }
-        return $this->createTask((string) $request->input('identifier', ''), (string) $request->input('action', ''), $data,
-            (string) $request->input('priority', 'normal'), true);
+        $data = Input::object($request, 'data');
+        return $this->createTask(Input::text($request, 'identifier'), Input::text($request, 'action'), $data,
+            Input::oneOf($request, 'priority', ['low', 'normal', 'high', ''], 'normal'), true);
     }
 
     /** Upstream's POST /clean: deletes tasks finished more than `days` (30) ago, with their files. */
     public function clean(Request $request): JsonResponse
     {
-        $days = filter_var($request->input('days', 30), FILTER_VALIDATE_INT, ['options' => ['min_range' => 0, 'max_range' => 36500]]);
-        if ($days === false) {
-            return $this->error('days must be a whole number from 0 to 36500', 422);
-        }
+        $days = Input::int($request, 'days', 30, 0, 36500);
         $deleted = $this->stask->cleanOldTasks($days);
         return $this->json(['success' => true, 'message' => trans('sTask::global.cleaned', ['count' => $deleted]), 'deleted_tasks' => $deleted]);
     }
@@ -102,14 +98,9 @@ final class TasksController extends Controller
     /** POST action=retry|cancel|delete, ids[]: what happened to each. */
     public function bulk(Request $request): JsonResponse
     {
-        $action = (string) $request->input('action');
-        if (!in_array($action, ['retry', 'cancel', 'delete'], true)) {
-            return $this->error('action must be retry, cancel or delete', 422);
-        }
-        $ids = array_values(array_unique(array_filter(array_map('intval', (array) $request->input('ids', [])), static fn ($id) => $id > 0)));
-        if ($ids === [] || count($ids) > 1000) {
-            return $this->error('give between 1 and 1000 task ids', 422);
-        }
+        $action = Input::oneOf($request, 'action', ['retry', 'cancel', 'delete'], '');
+        // Each id is checked: [["99"]] or true is refused, never read as task 1.
+        $ids = Input::ids($request, 'ids', 1000);
         $engine = $this->stask->engine();
         $done = [];
         $skipped = [];
@@ -118,6 +109,12 @@ final class TasksController extends Controller
             $skipped = array_values(array_diff($ids, $done));
         } else {
             foreach ($ids as $id) {
+                // A task of a worker that needs a permission the manager lacks is not re-run.
+                $task = $action === 'retry' ? $engine->find($id) : null;
+                if ($task !== null && $this->deniedFor($task->identifier) !== null) {
+                    $skipped[] = $id;
+                    continue;
+                }
                 try {
                     ($action === 'retry' ? $engine->retry($id) : $engine->cancel($id)) ? $done[] = $id : $skipped[] = $id;
                 } catch (\STask\Exception\NotFoundException) {
@@ -126,5 +123,15 @@ final class TasksController extends Controller
             }
         }
         return $this->json(['success' => true, 'action' => $action, 'done' => $done, 'skipped' => $skipped]);
+    }
+
+    /** A day filter: '' or YYYY-MM-DD. */
+    private static function date(Request $request, string $key): string
+    {
+        $value = Input::text($request, $key, '', 10);
+        if ($value !== '' && (preg_match('/^\d{4}-\d{2}-\d{2}$/', $value) !== 1 || !checkdate((int) substr($value, 5, 2), (int) substr($value, 8, 2), (int) substr($value, 0, 4)))) {
+            throw new InvalidInput("$key must be a date (YYYY-MM-DD).");
+        }
+        return $value;
     }
 }

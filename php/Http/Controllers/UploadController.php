@@ -8,6 +8,7 @@ use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
 use Illuminate\Http\UploadedFile;
 use Seiger\sTask\Exceptions\UploadException;
+use Seiger\sTask\Http\Input;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Models\sWorker;
 use Seiger\sTask\Services\Uploads;
@@ -39,6 +40,9 @@ final class UploadController extends Controller
         if ($worker === null || !$worker->active || $instance === null) {
             return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
         }
+        if (($denied = $this->denied($instance)) !== null) {
+            return $denied;
+        }
         $file = $request->file('file');
         if (!$file instanceof UploadedFile) {
             return $this->error((string) __('sTask::global.upload_missing'), 422);
@@ -46,17 +50,18 @@ final class UploadController extends Controller
         $extensions = $this->extensionsFor($worker, $instance);
         try {
             if ($request->has('total_chunks')) {
+                $index = Input::int($request, 'chunk_index', -1, 0, PHP_INT_MAX);
                 $result = $this->uploads->storeChunk(
-                    (string) $request->input('session_id', ''),
-                    (int) $request->input('chunk_index', -1),
-                    (int) $request->input('total_chunks', 0),
-                    (string) $request->input('original_filename', $file->getClientOriginalName()),
+                    Input::text($request, 'session_id', '', 64),
+                    $index,
+                    Input::int($request, 'total_chunks', 0, 1, PHP_INT_MAX),
+                    Input::text($request, 'original_filename', $file->getClientOriginalName(), 255),
                     $file,
                     $extensions,
                 );
                 if (!$result['complete']) {
                     return $this->json(['success' => true, 'code' => 200, 'complete' => false,
-                        'chunk_index' => (int) $request->input('chunk_index'), 'total_chunks' => $result['total'], 'received' => $result['received']]);
+                        'chunk_index' => $index, 'total_chunks' => $result['total'], 'received' => $result['received']]);
                 }
             } else {
                 $result = $this->uploads->store($file, $extensions);
@@ -95,6 +100,9 @@ final class UploadController extends Controller
         $instance = $worker?->getInstance();
         if ($worker === null || $instance === null) {
             return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $task->identifier]), 404);
+        }
+        if (($denied = $this->denied($instance)) !== null) {
+            return $denied;
         }
         $file = $request->file('file');
         if (!$file instanceof UploadedFile) {

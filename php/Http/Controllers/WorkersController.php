@@ -7,6 +7,8 @@ namespace Seiger\sTask\Http\Controllers;
 use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
 use Illuminate\Http\Response;
+use Seiger\sTask\Http\Input;
+use Seiger\sTask\Http\InvalidInput;
 use Seiger\sTask\Models\sTaskModel;
 use Seiger\sTask\Contracts\SupervisorWorkerInterface;
 use Seiger\sTask\Models\sWorker;
@@ -15,6 +17,7 @@ use Seiger\sTask\Services\WorkerDiscovery;
 use Seiger\sTask\Support\ActionMethod;
 use Seiger\sTask\Support\Schedule;
 use Seiger\sTask\Support\WorkerHooks;
+use Seiger\sTask\Support\WorkerPermission;
 use Seiger\sTask\Workers\BaseWorker;
 
 /** Workers: discovery, activation, settings (incl. schedule), running an action, stats. */
@@ -55,7 +58,7 @@ final class WorkersController extends Controller
             'otherSettings' => (object) $settings,
             'recent' => sTaskModel::query()->byIdentifier($identifier)->orderByDesc('id')->limit(20)->get(),
             'metrics' => $this->stask->engine()->metrics(60)['workers'][$identifier] ?? null,
-            'saved' => $request->query('saved') === '1',
+            'saved' => Input::oneOf($request, 'saved', ['', '0', '1'], '') === '1',
             'error' => null,
         ]);
     }
@@ -63,7 +66,7 @@ final class WorkersController extends Controller
     /** POST mode=discover|rescan|clean: the discovery report. */
     public function discover(Request $request, WorkerDiscovery $discovery): JsonResponse
     {
-        $mode = (string) $request->input('mode', 'discover');
+        $mode = Input::oneOf($request, 'mode', ['discover', 'rescan', 'clean'], 'discover');
         $report = match ($mode) {
             'discover' => $discovery->discover(),
             'rescan' => $discovery->rescan(),
@@ -78,12 +81,12 @@ final class WorkersController extends Controller
 
     public function activate(Request $request): JsonResponse
     {
-        return $this->toggle((string) $request->input('identifier'), true);
+        return $this->toggle(Input::text($request, 'identifier'), true);
     }
 
     public function deactivate(Request $request): JsonResponse
     {
-        return $this->toggle((string) $request->input('identifier'), false);
+        return $this->toggle(Input::text($request, 'identifier'), false);
     }
 
     /**
@@ -96,14 +99,21 @@ final class WorkersController extends Controller
         if ($worker === null) {
             return $this->error(trans('sTask::global.worker_not_found', ['identifier' => $identifier]), 404);
         }
+        // Its schedule creates its tasks: the worker's own permission is needed here too.
+        if (($denied = $this->denied($worker->getInstance())) !== null) {
+            return $denied;
+        }
         if ($request->input('worker_form') !== null) {
             return $this->saveWorkerForm($request, $worker);
         }
-        $other = json_decode((string) $request->input('settings_json', '{}'), true);
-        if (!is_array($other) || array_is_list($other) && $other !== []) {
+        try {
+            $other = Input::object($request, 'settings_json');
+        } catch (InvalidInput) {
             return $this->error((string) __('sTask::global.invalid_json'), 422);
         }
-        $input = (array) $request->input('schedule', []);
+        // The schedule's fields are normalized by Schedule::fromForm(); the schedule itself must
+        // be an object of them.
+        $input = Input::object($request, 'schedule');
         // Upstream 2.x's shape plus `days` (weekly) and `day` (monthly); 1.x's `interval` folded in.
         $previous = is_array($worker->settings['schedule'] ?? null) ? $worker->settings['schedule'] : [];
         $schedule = Schedule::fromForm($input, $previous);
@@ -137,7 +147,7 @@ final class WorkersController extends Controller
             if (is_string($options)) {
                 $options = json_decode($options === '' ? '{}' : $options, true);
             }
-            if (!is_array($options)) {
+            if (!is_array($options) || ($options !== [] && array_is_list($options))) {
                 return $this->error((string) __('sTask::global.invalid_json'), 422);
             }
             // Upstream dropped a top-level filename when options were sent too; it is kept here.
@@ -155,8 +165,8 @@ final class WorkersController extends Controller
         if (!is_string($token)) {
             return $this->error((string) __('sTask::global.upload_missing'), 422);
         }
-        $priority = $request->input('priority', 'normal');
-        return $this->createTask($identifier, $action, $options, is_string($priority) ? $priority : '', false, $token);
+        $priority = Input::oneOf($request, 'priority', ['low', 'normal', 'high', ''], 'normal');
+        return $this->createTask($identifier, $action, $options, $priority, false, $token);
     }
 
     /**
@@ -206,6 +216,10 @@ final class WorkersController extends Controller
         $instance = $worker->getInstance();
         if ($instance === null) {
             return '<p class="text-sm st-muted">' . e(trans('sTask::global.worker_class_missing', ['class' => $worker->class])) . '</p>';
+        }
+        // No run form for a manager who may not run this worker's tasks.
+        if (($missing = WorkerPermission::missing($instance)) !== null) {
+            return '<p class="text-sm st-muted" data-permission-needed>' . e(WorkerPermission::message($instance, $missing)) . '</p>';
         }
         $html = trim($instance->renderWidget());
         return $html !== '' ? $html : view('sTask::widgets.task-runner', ['worker' => $instance, 'actions' => ActionMethod::actionsOf($instance)])->render();

@@ -21,8 +21,9 @@ final class VerifyCsrfToken
             return $next($request);
         }
         $expected = function_exists('csrf_token') ? (string) csrf_token() : '';
-        $given = (string) ($request->header('X-CSRF-TOKEN') ?: $request->input('_token', ''));
-        if ($expected === '' || $given === '' || !hash_equals($expected, $given)) {
+        // The field may arrive as anything (a list, a JSON object): only a string is compared.
+        $given = $request->header('X-CSRF-TOKEN') ?: $request->input('_token', '');
+        if ($expected === '' || !is_string($given) || $given === '' || !hash_equals($expected, $given)) {
             return new JsonResponse(['success' => false, 'message' => (string) __('sTask::global.csrf_mismatch')], 419);
         }
         return $next($request);

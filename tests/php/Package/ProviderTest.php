@@ -57,14 +57,14 @@ final class ProviderTest extends PackageTestCase
             self::assertContains($column, $columns);
         }
         $permissions = $pdo->query("SELECT key, group_id FROM evo_permissions ORDER BY key")->fetchAll();
-        self::assertSame(['stask', 'stask_artisan'], array_column($permissions, 'key'));
+        self::assertSame(['stask', 'stask_artisan', 'stask_composer'], array_column($permissions, 'key'));
         self::assertSame('sTask', $pdo->query('SELECT name FROM evo_permissions_groups')->fetchColumn());
         $granted = $pdo->query("SELECT permission FROM evo_role_permissions WHERE role_id = 1 ORDER BY permission")->fetchAll(\PDO::FETCH_COLUMN);
-        self::assertSame(['stask', 'stask_artisan'], $granted);
+        self::assertSame(['stask', 'stask_artisan', 'stask_composer'], $granted);
 
         // Idempotent: migrating again changes nothing.
         $this->artisan('migrate', ['--force' => true]);
-        self::assertSame(2, (int) $pdo->query('SELECT COUNT(*) FROM evo_role_permissions')->fetchColumn());
+        self::assertSame(3, (int) $pdo->query('SELECT COUNT(*) FROM evo_role_permissions')->fetchColumn());
 
         $this->artisan('migrate:rollback', ['--force' => true]);
         $tables = $pdo->query("SELECT name FROM sqlite_master WHERE type = 'table'")->fetchAll(\PDO::FETCH_COLUMN);

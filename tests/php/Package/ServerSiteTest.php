@@ -139,7 +139,7 @@ final class ServerSiteTest extends TestCase
             self::assertContains($table, $tables);
         }
         self::assertSame(3, (int) $this->db->query('SELECT MAX(version) AS v FROM evo_s_task_schema')[0]['v']);
-        self::assertSame(2, (int) $this->db->query("SELECT COUNT(*) AS n FROM evo_permissions WHERE " . ($driver === 'pgsql' ? '"key"' : '`key`') . " IN ('stask', 'stask_artisan')")[0]['n']);
+        self::assertSame(3, (int) $this->db->query("SELECT COUNT(*) AS n FROM evo_permissions WHERE " . ($driver === 'pgsql' ? '"key"' : '`key`') . " IN ('stask', 'stask_artisan', 'stask_composer')")[0]['n']);
         self::assertStringContainsString('Nothing to migrate', $this->artisan('migrate', ['--force' => true]));
 
         // Rolled back and migrated again: the engine's tables go and come back.

@@ -57,7 +57,7 @@ final class UpgradeTest extends PackageTestCase
 
         $pdo = $this->site->pdo();
         self::assertSame(3, (int) $pdo->query('SELECT COUNT(*) FROM evo_s_tasks')->fetchColumn(), 'rows kept');
-        self::assertSame(['stask', 'stask_artisan'], $pdo->query('SELECT key FROM evo_permissions ORDER BY key')->fetchAll(\PDO::FETCH_COLUMN));
+        self::assertSame(['stask', 'stask_artisan', 'stask_composer'], $pdo->query('SELECT key FROM evo_permissions ORDER BY key')->fetchAll(\PDO::FETCH_COLUMN));
         self::assertSame(1, (int) $pdo->query('SELECT COUNT(*) FROM evo_permissions_groups')->fetchColumn());
         self::assertSame(50, sTask::getWorker('product')->settings['batch_size'], 'worker settings kept');
 
