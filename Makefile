@@ -14,7 +14,7 @@ STASK_TEST_PG_URL    ?= postgres://postgres@127.0.0.1:5432/test
 STASK_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 export STASK_TEST_PG_URL STASK_TEST_MYSQL_URL
 
-.PHONY: all deps build servers test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots
+.PHONY: all deps build servers test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots test-platforms
 
 all: build
 
@@ -34,6 +34,12 @@ test-engine:
 
 test-php:
 	STASK_EXTENSION=$(EXT) $(PHP_EXT) $(PHPUNIT)
+
+# The whole PHPUnit suite on Debian 12 / PHP 8.2 / Laravel 8 (here), Debian 13 / PHP 8.4 /
+# Laravel 10 and Debian forky / PHP 8.4 / Laravel 13 (debootstrap roots cached under
+# /var/cache/stask-platforms, STASK_PLATFORMS_DIR to move them). Needs root.
+test-platforms: servers
+	./scripts/test-platforms.sh
 
 # The manager pages in headless Chromium against the demo (screenshots to var/screenshots).
 test-browser: build node_modules

@@ -359,9 +359,15 @@ class sTask
         return \Seiger\sTask\Support\Heartbeat::status($ttl);
     }
 
-    /** The manager user id of this request, 0 for the system (cron, CLI). */
+    /**
+     * The manager user id of this request, 0 for the system (cron, CLI). Evolution CMS answers
+     * getLoginUserID() with 1 in the CLI, so the CLI is asked first.
+     */
     public function currentUserId(): int
     {
+        if (function_exists('is_cli') && is_cli()) {
+            return 0;
+        }
         if (function_exists('evo')) {
             try {
                 return (int) (evo()->getLoginUserID('mgr') ?: 0);

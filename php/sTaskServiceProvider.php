@@ -41,7 +41,27 @@ class sTaskServiceProvider extends ServiceProvider
         $this->registerEngine();
         $this->registerServices();
         $this->registerCommands();
+        $this->registerAlias();
         $this->loadPluginsFrom($this->path('plugins/'));
+    }
+
+    /**
+     * The global `sTask` facade alias, whatever wrote (or did not write) the site's alias files:
+     * some cores' package:discover ignores extra.laravel.aliases, and stask:publish may not have
+     * run. Lazy: the facade loads when `sTask` is first used; an alias the site defines wins.
+     */
+    private function registerAlias(): void
+    {
+        static $registered = false;
+        if ($registered) {
+            return;
+        }
+        $registered = true;
+        spl_autoload_register(static function (string $class): void {
+            if (strcasecmp($class, 'sTask') === 0 && !class_exists('sTask', false)) {
+                class_alias(Facades\sTask::class, 'sTask');
+            }
+        }, true, false);
     }
 
     public function boot(): void
@@ -159,14 +179,16 @@ class sTaskServiceProvider extends ServiceProvider
         return dirname(__DIR__) . '/' . $relative;
     }
 
+    /** core/storage, without a trailing slash (Evolution CMS cores answer with or without one). */
     private function storagePath(): string
     {
-        return method_exists($this->app, 'storagePath') ? (string) $this->app->storagePath() : storage_path();
+        return rtrim(method_exists($this->app, 'storagePath') ? (string) $this->app->storagePath() : storage_path(), '/');
     }
 
+    /** core, without the trailing slash Evolution CMS's basePath() has. */
     private function basePath(): string
     {
-        return method_exists($this->app, 'basePath') ? (string) $this->app->basePath() : base_path();
+        return rtrim(method_exists($this->app, 'basePath') ? (string) $this->app->basePath() : base_path(), '/');
     }
 
     /** core/custom/config/… in Evolution CMS. */

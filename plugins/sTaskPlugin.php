@@ -12,6 +12,10 @@ Event::listen('evolution.OnManagerMenuPrerender', static function ($params) {
     if (!function_exists('evo') || !evo()->hasPermission('stask')) {
         return null;
     }
+    // CLI and API boots of a real core have no request, so no URL can be built: no menu there.
+    if (!app()->bound('request')) {
+        return null;
+    }
     $title = (string) __('sTask::global.title');
     // The logo, sized and aligned like the Font Awesome icons of the other menu items.
     $icon = '<img src="' . e(route('sTask.asset', ['file' => 'stask.svg'])) . '" alt="" width="16" height="16" style="width:1em;height:1em;vertical-align:-0.125em">';

@@ -78,15 +78,16 @@ class EvoCore extends Container implements Application
 
     // --- Evolution CMS API used by packages ----------------------------------------------------
 
+    /** Like Evolution CMS: every permission in the CLI (artisan, cron), the session's otherwise. */
     public function hasPermission($pm, $context = ''): bool
     {
-        return (bool) ($this->permissions[$pm] ?? 0);
+        return is_cli() || (bool) ($this->permissions[$pm] ?? 0);
     }
 
-    /** The logged-in manager user; like Evolution CMS, none in the CLI (no session). */
+    /** Like Evolution CMS: user 1 in the CLI, the logged-in manager user otherwise. */
     public function getLoginUserID($context = '')
     {
-        return is_cli() ? false : $this->userId;
+        return is_cli() ? 1 : $this->userId;
     }
 
     public function getConfig($name = '', $default = null)
@@ -131,24 +132,37 @@ class EvoCore extends Container implements Application
         return '3.5.0-test';
     }
 
+    /** EVO_CORE_PATH . $path: core/ with its trailing slash, as the real core answers. */
     public function basePath($path = '')
     {
-        return $this->corePath . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
+        return $this->corePath . '/' . $path;
+    }
+
+    /** MODX_BASE_PATH . $path (with a trailing slash, as the real core answers). */
+    public function publicPath($path = '')
+    {
+        return dirname($this->corePath) . '/' . $path;
+    }
+
+    /** core/lang; the real core ignores $path here. */
+    public function langPath($path = '')
+    {
+        return $this->corePath . '/lang';
     }
 
     public function bootstrapPath($path = '')
     {
-        return $this->basePath('storage/bootstrap') . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
+        return $this->corePath . '/storage/bootstrap' . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
     }
 
     public function configPath($path = '')
     {
-        return $this->basePath('config') . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
+        return $this->corePath . '/config' . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
     }
 
     public function databasePath($path = '')
     {
-        return $this->basePath('database') . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
+        return $this->corePath . '/database' . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
     }
 
     public function resourcePath($path = '')
@@ -156,9 +170,13 @@ class EvoCore extends Container implements Application
         return dirname($this->corePath) . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
     }
 
-    public function storagePath()
+    /**
+     * EVO_STORAGE_PATH . $path, as the 3.1–3.3 cores answer: core/storage/ with its trailing
+     * slash (3.5 trims it), so code that appends '/…' meets the doubled slash a real site shows.
+     */
+    public function storagePath($path = '')
     {
-        return $this->basePath('storage');
+        return $this->corePath . '/storage/' . $path;
     }
 
     public function environment(...$environments)
@@ -175,6 +193,22 @@ class EvoCore extends Container implements Application
     public function runningUnitTests()
     {
         return true;
+    }
+
+    public function isProduction()
+    {
+        return $this->environment('production');
+    }
+
+    public function hasDebugModeEnabled()
+    {
+        return (bool) $this->make('config')->get('app.debug', false);
+    }
+
+    /** Laravel 9+: the site's Offline switch (site_status) seen as maintenance mode. */
+    public function maintenanceMode()
+    {
+        return new MaintenanceMode($this);
     }
 
     public function isDownForMaintenance()
@@ -272,6 +306,11 @@ class EvoCore extends Container implements Application
         return $this->make('config')->get('app.locale', 'en');
     }
 
+    public function getFallbackLocale()
+    {
+        return $this->make('config')->get('app.fallback_locale', 'en');
+    }
+
     public function getNamespace()
     {
         return 'EvolutionCMS\\';
@@ -305,7 +344,19 @@ class EvoCore extends Container implements Application
         return false;
     }
 
+    /** @var list<callable> */
+    private array $terminatingCallbacks = [];
+
+    public function terminating($callback)
+    {
+        $this->terminatingCallbacks[] = $callback;
+        return $this;
+    }
+
     public function terminate()
     {
+        foreach ($this->terminatingCallbacks as $callback) {
+            $this->call($callback);
+        }
     }
 }

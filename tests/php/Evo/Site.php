@@ -39,6 +39,8 @@ final class Site
      * @param callable(EvoCore): void|null $beforeProvider runs after the core providers, before ours
      * @param array<string, mixed>|null $connection the site's database connection (Laravel's
      *        settings, e.g. a MariaDB or PostgreSQL server); null: an SQLite file in core/database
+     * @param bool $withRequest false: boot like the real core's CLI/API entry points, with no
+     *        `request` in the container (route() cannot build URLs there)
      */
     public function __construct(
         array $packages = [],
@@ -49,6 +51,7 @@ final class Site
         ?string $newRoot = null,
         ?string $appDir = null,
         private ?array $connection = null,
+        bool $withRequest = true,
     ) {
         $fresh = $existingRoot === null;
         $this->root = $existingRoot ?? $newRoot ?? sys_get_temp_dir() . '/stask-site-' . getmypid() . '-' . bin2hex(random_bytes(4));
@@ -87,7 +90,9 @@ final class Site
             $this->app->register($provider);
         }
         $this->app->singleton('composer', fn ($app) => new \Illuminate\Support\Composer($app['files'], $this->core));
-        $this->app->instance('request', Request::create('http://example.test/manager/'));
+        if ($withRequest) {
+            $this->app->instance('request', Request::create('http://example.test/manager/'));
+        }
         $this->app->singleton(\Illuminate\Contracts\Debug\ExceptionHandler::class, fn () => new ExceptionHandler());
         if ($fresh) {
             $this->createEvoTables();
@@ -97,7 +102,9 @@ final class Site
         }
         $this->app->register(sTaskServiceProvider::class);
         $this->app->boot();
-        $this->app->make('url')->forceRootUrl('http://example.test/manager');
+        if ($withRequest) {
+            $this->app->make('url')->forceRootUrl('http://example.test/manager');
+        }
         $this->artisan = $this->console();
     }
 
@@ -143,15 +150,39 @@ final class Site
         ]);
     }
 
-    /** Dispatches a manager request through the router. */
+    /**
+     * Dispatches a manager request through the router, as a web request (is_cli() is false
+     * meanwhile: the session's permissions and user apply, as on a real site).
+     */
     public function dispatch(Request $request): \Symfony\Component\HttpFoundation\Response
     {
         $this->app->instance('request', $request);
+        return $this->web(function () use ($request) {
+            try {
+                return $this->app->make('router')->dispatch($request);
+            } catch (\Symfony\Component\HttpKernel\Exception\HttpExceptionInterface $e) {
+                // What the framework's exception handler answers for an unmatched route.
+                return new \Symfony\Component\HttpFoundation\Response('', $e->getStatusCode());
+            }
+        });
+    }
+
+    /**
+     * Runs $fn as a manager web request would: is_cli() false, so hasPermission() and
+     * getLoginUserID() answer from the session ($app->permissions, $app->userId).
+     *
+     * @template T
+     * @param callable(): T $fn
+     * @return T
+     */
+    public function web(callable $fn): mixed
+    {
+        $cli = EvoCore::$cli;
+        EvoCore::$cli = false;
         try {
-            return $this->app->make('router')->dispatch($request);
-        } catch (\Symfony\Component\HttpKernel\Exception\HttpExceptionInterface $e) {
-            // What the framework's exception handler answers for an unmatched route.
-            return new \Symfony\Component\HttpFoundation\Response('', $e->getStatusCode());
+            return $fn();
+        } finally {
+            EvoCore::$cli = $cli;
         }
     }
 
@@ -269,6 +300,10 @@ final class Site
             \Illuminate\Console\Scheduling\ScheduleListCommand::class,
         ] as $command) {
             $artisan->add($this->app->make($command));
+        }
+        // Laravel 9+: commands registered by name are resolved from the container on first use.
+        if (method_exists($artisan, 'setContainerCommandLoader')) {
+            $artisan->setContainerCommandLoader();
         }
         return $artisan;
     }

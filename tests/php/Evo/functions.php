@@ -97,7 +97,7 @@ if (!function_exists('request')) {
 if (!function_exists('storage_path')) {
     function storage_path($path = '')
     {
-        return app()->storagePath() . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
+        return app('path.storage') . ($path !== '' ? DIRECTORY_SEPARATOR . $path : '');
     }
 }
 
