@@ -75,7 +75,8 @@ final class ProviderTest extends PackageTestCase
     public function testTheMenuItemAppearsOnlyWithThePermission(): void
     {
         $base = ['site' => ['site', 'main', 'Site', '', '', '', '', 'main', 0, 1]];
-        $results = evo()->invokeEvent('OnManagerMenuPrerender', ['menu' => $base]);
+        // The manager renders its menu in a web request (in the CLI every permission is granted).
+        $results = $this->site->web(fn () => evo()->invokeEvent('OnManagerMenuPrerender', ['menu' => $base]));
         self::assertIsArray($results);
         $menu = unserialize($results[0], ['allowed_classes' => false]);
         self::assertSame($base['site'], $menu['site'], 'the existing menu is kept');
@@ -85,7 +86,7 @@ final class ProviderTest extends PackageTestCase
         self::assertStringContainsString('<img src="http://example.test/manager/stask/assets/stask.svg"', $menu['stask'][2], 'the logo');
 
         $this->site->app->permissions = [];
-        self::assertFalse(evo()->invokeEvent('OnManagerMenuPrerender', ['menu' => $base]));
+        self::assertFalse($this->site->web(fn () => evo()->invokeEvent('OnManagerMenuPrerender', ['menu' => $base])));
     }
 
     public function testTheScheduleEntrySurvivesOtherPackagesRebindingTheSchedule(): void
