@@ -14,7 +14,7 @@ STASK_TEST_PG_URL    ?= postgres://postgres@127.0.0.1:5432/test
 STASK_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 export STASK_TEST_PG_URL STASK_TEST_MYSQL_URL
 
-.PHONY: all deps build servers test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots test-platforms
+.PHONY: all deps build servers test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots test-platforms install
 
 all: build
 
@@ -40,6 +40,11 @@ test-php:
 # /var/cache/stask-platforms, STASK_PLATFORMS_DIR to move them). Needs root.
 test-platforms: servers
 	./scripts/test-platforms.sh
+
+# Builds the extension for the PHP a site runs and enables it for the CLI and PHP-FPM:
+#   make install   |   make install PHP=php8.4   |   make install PHP_CONFIG=/path/to/php-config
+install:
+	PHP="$(PHP)" $(if $(PHP_CONFIG),PHP_CONFIG="$(PHP_CONFIG)") ./scripts/install-extension.sh
 
 # The manager pages in headless Chromium against the demo (screenshots to var/screenshots).
 test-browser: build node_modules

@@ -31,7 +31,18 @@ final class BenchLaravelApp extends Illuminate\Container\Container
 
     public function environment(...$environments)
     {
-        return 'production';
+        return $environments === [] ? 'production' : in_array('production', is_array($environments[0]) ? $environments[0] : $environments, true);
+    }
+
+    /** Laravel 10+'s WorkCommand asks these of the application. */
+    public function runningUnitTests(): bool
+    {
+        return false;
+    }
+
+    public function runningInConsole(): bool
+    {
+        return true;
     }
 }
 

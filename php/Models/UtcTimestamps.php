@@ -25,7 +25,8 @@ trait UtcTimestamps
             return Carbon::instance($value);
         }
         if (is_numeric($value)) {
-            return Carbon::createFromTimestamp((int) $value);
+            // The app's zone on every Carbon: 2 defaults to it, 3 to UTC.
+            return Carbon::createFromTimestamp((int) $value, date_default_timezone_get());
         }
         return Carbon::parse((string) $value, 'UTC')->setTimezone(date_default_timezone_get());
     }
