@@ -2,6 +2,7 @@
 //! default for one server), or tables in the task database (`files => 'database'`), so that a
 //! worker on any server writes what the admin page on any other server reads.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
@@ -107,28 +108,45 @@ impl Journal {
         }
     }
 
+    /// Appends an entry, cut to [`MAX_ENTRY_BYTES`](crate::files::MAX_ENTRY_BYTES) of message
+    /// and context (in both journals: see [`LogEntry::capped`]).
     pub fn append_log(&self, id: i64, entry: &LogEntry) -> Result<()> {
         match self {
             Journal::Files(f) => f.append_log(id, entry),
-            Journal::Database(d) => d.with(|s| s.put_logs(&[(id, entry)])),
+            Journal::Database(d) => d.with(|s| s.put_logs(&[(id, &entry.capped())])),
         }
     }
 
-    /// Appends several entries (one statement in the database).
+    /// Appends several entries (one statement in the database), each cut like [`Self::append_log`]'s.
     pub fn append_logs(&self, entries: &[(i64, LogEntry)]) -> Result<()> {
         match self {
             Journal::Files(f) => entries.iter().try_for_each(|(id, e)| f.append_log(*id, e)),
             Journal::Database(d) => {
-                let refs: Vec<(i64, &LogEntry)> = entries.iter().map(|(id, e)| (*id, e)).collect();
+                let capped: Vec<(i64, Cow<'_, LogEntry>)> = entries.iter().map(|(id, e)| (*id, e.capped())).collect();
+                let refs: Vec<(i64, &LogEntry)> = capped.iter().map(|(id, e)| (*id, e.as_ref())).collect();
                 d.with(|s| s.put_logs(&refs))
             }
         }
     }
 
+    /// The last `limit` entries, oldest first. Rows stored before entries were capped are cut
+    /// on the way out, as long lines of a log file are.
     pub fn read_log(&self, id: i64, level: Option<Level>, limit: usize) -> Result<Vec<LogEntry>> {
         match self {
             Journal::Files(f) => f.read_log(id, level, limit),
-            Journal::Database(d) => d.with(|s| s.get_logs(id, level, limit)),
+            Journal::Database(d) => {
+                let entries = d.with(|s| s.get_logs(id, level, limit))?;
+                Ok(entries
+                    .into_iter()
+                    .map(|e| {
+                        let cut = match e.capped() {
+                            Cow::Owned(cut) => Some(cut),
+                            Cow::Borrowed(_) => None,
+                        };
+                        cut.unwrap_or(e)
+                    })
+                    .collect())
+            }
         }
     }
 
@@ -149,7 +167,7 @@ impl Journal {
                     let last = rows.len() < LOG_ROWS_PER_QUERY;
                     let count = rows.len();
                     for (i, (position, entry)) in rows.into_iter().enumerate() {
-                        data.push_str(&entry.to_line());
+                        data.push_str(&entry.capped().to_line());
                         cursor = position;
                         if data.len() >= max_bytes && !(last && i + 1 == count) {
                             return Ok((data, Some(cursor)));
@@ -168,7 +186,7 @@ impl Journal {
     /// rescues are always logged), a first attempt not.
     pub fn likely_has_log(&self, id: i64, attempt: i64) -> bool {
         match self {
-            Journal::Files(f) => f.log_path(id).exists(),
+            Journal::Files(f) => f.has_log(id),
             Journal::Database(_) => attempt > 1,
         }
     }
@@ -179,7 +197,7 @@ impl Journal {
             Journal::Files(f) => {
                 let mut had = 0;
                 for id in ids {
-                    if f.has_snapshot(*id) || f.log_path(*id).exists() {
+                    if f.has_snapshot(*id) || f.has_log(*id) {
                         had += 1;
                     }
                     f.remove(*id)?;
