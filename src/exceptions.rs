@@ -108,9 +108,16 @@ pub struct DatabaseException;
 #[derive(Default)]
 pub struct ConnectionException;
 
+/// A message PHP can carry: Zend exception messages are C strings, and a NUL byte in one
+/// (from a path or a value quoted in the message) would turn the typed exception into a bare
+/// `Error` ("cannot throw …"). NUL is written as `\0`.
+fn printable(message: String) -> String {
+    if message.contains('\0') { message.replace('\0', "\\0") } else { message }
+}
+
 /// Maps an engine error to its PHP exception class.
 pub fn to_php(err: Error) -> PhpException {
-    let message = err.to_string();
+    let message = printable(err.to_string());
     match err {
         Error::InvalidArgument(_) => PhpException::from_class::<InvalidArgumentException>(message),
         Error::Config(_) => PhpException::from_class::<ConfigurationException>(message),
@@ -126,12 +133,12 @@ pub fn to_php(err: Error) -> PhpException {
 
 /// An invalid-argument exception with a message.
 pub fn invalid(message: impl Into<String>) -> PhpException {
-    PhpException::from_class::<InvalidArgumentException>(message.into())
+    PhpException::from_class::<InvalidArgumentException>(printable(message.into()))
 }
 
 /// A configuration exception with a message.
 pub fn config(message: impl Into<String>) -> PhpException {
-    PhpException::from_class::<ConfigurationException>(message.into())
+    PhpException::from_class::<ConfigurationException>(printable(message.into()))
 }
 
 /// Whether a thrown object is one of ours of class `T`.

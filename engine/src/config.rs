@@ -147,6 +147,12 @@ impl Config {
         if self.storage_dir.as_os_str().is_empty() {
             return Err(Error::Config("storage directory must not be empty".into()));
         }
+        if self.storage_dir.as_os_str().as_encoded_bytes().contains(&0) {
+            return Err(Error::Config(format!(
+                "storage directory \"{}\" contains a NUL byte",
+                self.storage_dir.display().to_string().escape_debug()
+            )));
+        }
         self.retry.validate()
     }
 
@@ -313,5 +319,25 @@ mod tests {
         c.lease_ms = 60_000;
         c.max_attempts = 0;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn a_storage_path_with_a_nul_byte_is_a_config_error() {
+        let mut c = Config::from_url("sqlite::memory:").unwrap();
+        c.storage_dir = PathBuf::from("/tmp/a\0b");
+        let err = c.validate().unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err}");
+        assert!(err.to_string().contains("NUL") && !err.to_string().contains('\0'), "{err}");
+    }
+
+    #[test]
+    fn absurd_backoff_is_refused_or_bounded() {
+        let mut c = Config::from_url("sqlite::memory:").unwrap();
+        c.retry.base_ms = i64::MAX;
+        assert!(matches!(c.validate(), Err(Error::Config(_))));
+        c.retry.base_ms = 10_000;
+        c.retry.max_ms = i64::MAX;
+        assert!(c.validate().is_ok());
+        assert!(c.retry.delay_ms(1_000) <= crate::retry::MAX_RETRY_DELAY_MS);
     }
 }
