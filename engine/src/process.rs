@@ -22,6 +22,14 @@ const SLOW_BATCH: Duration = Duration::from_millis(500);
 const FLUSH_AFTER: Duration = Duration::from_millis(20);
 /// Expired leases are looked for at most this often by one engine.
 const RESCUE_EVERY: Duration = Duration::from_secs(1);
+/// Longest part of a handler's exception message that is kept, in bytes (60 KiB). A longer one
+/// is cut on a character boundary and ends with a marker that says how long it was. The class
+/// name and the file are kept up to [`MAX_ERROR_NAME_BYTES`] each, so the task's message, its
+/// last error and the log entry of a failed attempt each stay under 64 KiB (the size of a
+/// MySQL `TEXT` column, such as `message` and `last_error`).
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 60 * 1024;
+/// Longest exception class name or file path kept from a handler failure, in bytes.
+pub const MAX_ERROR_NAME_BYTES: usize = 1024;
 
 /// What to process.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +67,17 @@ pub struct HandlerError {
 }
 
 impl HandlerError {
+    /// The same failure with its message, class and file cut to the stored sizes
+    /// ([`MAX_ERROR_MESSAGE_BYTES`], [`MAX_ERROR_NAME_BYTES`]).
+    pub fn bounded(self) -> HandlerError {
+        HandlerError {
+            class: clip(self.class, MAX_ERROR_NAME_BYTES),
+            message: clip(self.message, MAX_ERROR_MESSAGE_BYTES),
+            file: self.file.map(|f| clip(f, MAX_ERROR_NAME_BYTES)),
+            line: self.line,
+        }
+    }
+
     fn describe(&self) -> String {
         match (&self.file, self.line) {
             (Some(file), Some(line)) => {
@@ -67,6 +86,23 @@ impl HandlerError {
             _ => format!("{}: {}", self.class, self.message),
         }
     }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, ending with a marker that says
+/// how long it was; unchanged when it fits.
+pub fn clip(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let marker = format!("… [cut: {} bytes in all]", text.len());
+    let mut end = max.saturating_sub(marker.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = String::with_capacity(end + marker.len());
+    out.push_str(&text[..end]);
+    out.push_str(&marker);
+    out
 }
 
 /// What one `process_pending` call did.
@@ -252,6 +288,10 @@ impl Engine {
 
     /// Decides the outcome of a handler call; it is written by the next flush.
     fn settle(&self, task: &Task, outcome: Outcome, report: &mut ProcessReport) -> Result<()> {
+        let outcome = match outcome {
+            Outcome::Threw(err) => Outcome::Threw(err.bounded()),
+            other => other,
+        };
         let shared = self.shared()?;
         let now = now_ms();
         let mut registry = shared.registry.lock();
@@ -406,5 +446,22 @@ fn human_duration(d: Duration) -> String {
         format!("{:.1} s", ms / 1000.0)
     } else {
         format!("{}m {:02}s", (ms / 60_000.0) as i64, ((ms / 1000.0) as i64) % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_short_text_and_cuts_long_text_on_a_char_boundary() {
+        assert_eq!(clip("short".into(), 10), "short");
+        let long = "ж".repeat(1000); // 2 bytes each
+        let cut = clip(long.clone(), 101);
+        assert!(cut.len() <= 101, "{}", cut.len());
+        assert!(cut.ends_with("… [cut: 2000 bytes in all]"), "{cut}");
+        assert!(long.starts_with(cut.trim_end_matches("… [cut: 2000 bytes in all]")));
+        let err = HandlerError { class: "E".into(), message: "x".repeat(5 << 20), file: None, line: None }.bounded();
+        assert!(err.message.len() <= MAX_ERROR_MESSAGE_BYTES);
     }
 }

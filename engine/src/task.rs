@@ -13,6 +13,13 @@ pub const MAX_NAME_LEN: usize = 190;
 pub const MAX_ATTEMPTS_LIMIT: i64 = 1000;
 /// Largest accepted `data` or `result`, encoded as JSON (16 MiB).
 pub const MAX_JSON_BYTES: usize = 16 * 1024 * 1024;
+/// Deepest nesting of arrays and objects in stored JSON (a task's data, its result, a log
+/// entry's context): `[]` is one level, `[[1]]` two. Deeper values are refused when they are
+/// written, so nothing is stored that cannot be read back. The one limit of both ends: the
+/// extension's PHP converter stops at it too, and every reader of stored JSON (serde_json
+/// gives up at 128 levels) reads values this deep, which the tests check.
+pub const MAX_DEPTH: usize = 100;
+const _: () = assert!(MAX_DEPTH < 128, "serde_json's reader stops at 128 levels");
 
 /// A task's status. The numeric codes are upstream sTask's, plus 90 for cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -279,8 +286,25 @@ pub fn validate_name(what: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Encodes a JSON value for storage, refusing values over [`MAX_JSON_BYTES`].
+/// Whether `value` nests arrays and objects more than `levels` deep. Looks no deeper than
+/// that, so a value of any depth is checked in bounded stack.
+pub fn nested_deeper_than(value: &Value, levels: usize) -> bool {
+    match value {
+        Value::Array(list) => levels == 0 || list.iter().any(|v| nested_deeper_than(v, levels - 1)),
+        Value::Object(map) => levels == 0 || map.values().any(|v| nested_deeper_than(v, levels - 1)),
+        _ => false,
+    }
+}
+
+/// Encodes a JSON value for storage, refusing values nested deeper than [`MAX_DEPTH`] or over
+/// [`MAX_JSON_BYTES`]. Floats are written in their shortest exact form and read back to the
+/// same bits.
 pub fn encode_json(what: &str, value: &Value) -> Result<String> {
+    if nested_deeper_than(value, MAX_DEPTH) {
+        return Err(Error::invalid(format!(
+            "{what} is nested more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}"
+        )));
+    }
     let text =
         serde_json::to_string(value).map_err(|e| Error::invalid(format!("{what} cannot be stored as JSON: {e}")))?;
     if text.len() > MAX_JSON_BYTES {
@@ -335,5 +359,46 @@ mod tests {
         t.max_attempts = Some(5);
         t.started_by = Some(-1);
         assert!(t.validate().is_err());
+    }
+
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(Value::from(1), |inner, i| {
+            if i % 2 == 0 { Value::Array(vec![inner]) } else { serde_json::json!({ "k": inner }) }
+        })
+    }
+
+    #[test]
+    fn json_at_the_depth_limit_is_stored_and_read_back_deeper_is_refused() {
+        assert!(!nested_deeper_than(&nested(MAX_DEPTH), MAX_DEPTH));
+        assert!(nested_deeper_than(&nested(MAX_DEPTH + 1), MAX_DEPTH));
+        assert!(!nested_deeper_than(&Value::from(1), 0));
+        assert!(nested_deeper_than(&Value::Array(vec![]), 0));
+        let text = encode_json("data", &nested(MAX_DEPTH)).unwrap();
+        // Every reader of stored JSON is serde_json with its default limits.
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, nested(MAX_DEPTH));
+        let err = encode_json("data", &nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+        assert!(err.to_string().contains("nested more than"), "{err}");
+        // A value built in Rust of any depth is refused without exhausting the stack.
+        assert!(encode_json("data", &nested(1_000)).is_err());
+    }
+
+    #[test]
+    fn floats_are_stored_in_a_form_that_reads_back_to_the_same_bits() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut floats =
+            vec![926.5663804999999, -0.0, 0.0, 5e-324, 2.2250738585072014e-308, f64::MAX, f64::MIN, 1e20, 1.0];
+        while floats.len() < 20_000 {
+            let f = f64::from_bits(rng.u64(..));
+            if f.is_finite() {
+                floats.push(f);
+            }
+        }
+        let value = Value::Array(floats.iter().map(|f| Value::from(*f)).collect());
+        let back: Value = serde_json::from_str(&encode_json("data", &value).unwrap()).unwrap();
+        for (f, v) in floats.iter().zip(back.as_array().unwrap()) {
+            assert_eq!(v.as_f64().map(f64::to_bits), Some(f.to_bits()), "{f:e} came back as {v}");
+        }
     }
 }
