@@ -1,6 +1,10 @@
 //! PHP values ⇄ JSON values. Mirrors `json_encode` / `json_decode($x, true)` for what can be
 //! stored, and refuses clearly what cannot: resources, NaN and infinities, strings that are
-//! not UTF-8, objects other than `stdClass` and `JsonSerializable`, and recursion.
+//! not UTF-8, objects other than `stdClass` and `JsonSerializable`, and structures nested
+//! deeper than the engine's [`MAX_DEPTH`] (recursive ones end there too).
+//!
+//! Floats travel as `f64` and are written by serde_json in their shortest exact form (never
+//! through PHP's `precision`/`serialize_precision`), so they read back to the same bits.
 
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::convert::IntoZval;
@@ -8,9 +12,7 @@ use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecutorGlobals, ce};
 use serde_json::{Map, Number, Value};
-
-/// Deeper structures are refused (and recursive ones end here).
-pub const MAX_DEPTH: usize = 256;
+pub use stask_engine::task::MAX_DEPTH;
 
 /// Why a PHP value cannot become JSON; `path` points at the offending element.
 #[derive(Debug)]
@@ -40,12 +42,31 @@ fn fail(path: &str, reason: impl Into<String>) -> ConvertError {
 
 /// Converts a PHP value to JSON.
 pub fn to_json(zval: &Zval) -> Result<Value, ConvertError> {
-    convert(zval, 0)
+    convert(zval, Depth::default())
 }
 
 /// Converts a PHP array to JSON.
 pub fn array_to_json(ht: &ZendHashTable) -> Result<Value, ConvertError> {
-    convert_array(ht, 0)
+    convert_array(ht, Depth::default())
+}
+
+/// Where the converter is: `levels` arrays and objects enclose the value (its depth in the
+/// JSON it becomes), and `calls` `jsonSerialize()` calls are under way (one that returns
+/// itself would otherwise never end).
+#[derive(Debug, Clone, Copy, Default)]
+struct Depth {
+    levels: usize,
+    calls: usize,
+}
+
+impl Depth {
+    /// Inside one more array or object; refused past [`MAX_DEPTH`].
+    fn enter(self) -> Result<Depth, ConvertError> {
+        if self.levels >= MAX_DEPTH {
+            return Err(fail("", format!("nested more than {MAX_DEPTH} levels deep (is it recursive?)")));
+        }
+        Ok(Depth { levels: self.levels + 1, ..self })
+    }
 }
 
 /// Prefixes the path of an error with the element it came from. The path is only built when
@@ -57,7 +78,7 @@ fn at<T>(result: Result<T, ConvertError>, segment: impl std::fmt::Display) -> Re
     })
 }
 
-fn convert(zval: &Zval, depth: usize) -> Result<Value, ConvertError> {
+fn convert(zval: &Zval, depth: Depth) -> Result<Value, ConvertError> {
     let path = "";
     let zval = zval.dereference();
     let zval = zval.indirect().unwrap_or(zval);
@@ -90,16 +111,14 @@ fn convert(zval: &Zval, depth: usize) -> Result<Value, ConvertError> {
     }
 }
 
-fn convert_array(ht: &ZendHashTable, depth: usize) -> Result<Value, ConvertError> {
-    if depth >= MAX_DEPTH {
-        return Err(fail("", format!("nested more than {MAX_DEPTH} levels deep (is it recursive?)")));
-    }
+fn convert_array(ht: &ZendHashTable, depth: Depth) -> Result<Value, ConvertError> {
+    let inner = depth.enter()?;
     let mut iter = ht.iter();
     if is_list(ht) {
         let mut list = Vec::with_capacity(ht.len());
         let mut i = 0usize;
         while let Some((_, value)) = iter.next_zval() {
-            list.push(at(convert(value, depth + 1), i)?);
+            list.push(at(convert(value, inner), i)?);
             i += 1;
         }
         return Ok(Value::Array(list));
@@ -114,7 +133,7 @@ fn convert_array(ht: &ZendHashTable, depth: usize) -> Result<Value, ConvertError
                 None => return Err(fail("", "an array key is not valid UTF-8")),
             }
         };
-        let converted = match convert(value, depth + 1) {
+        let converted = match convert(value, inner) {
             Ok(v) => v,
             Err(e) => return at(Err(e), &key),
         };
@@ -136,22 +155,23 @@ fn is_list(ht: &ZendHashTable) -> bool {
     true
 }
 
-fn convert_object(obj: &ZendObject, depth: usize) -> Result<Value, ConvertError> {
+fn convert_object(obj: &ZendObject, depth: Depth) -> Result<Value, ConvertError> {
     let path = "";
-    if depth >= MAX_DEPTH {
-        return Err(fail(path, format!("nested more than {MAX_DEPTH} levels deep (is it recursive?)")));
-    }
     let class = obj.get_class_name().unwrap_or_else(|_| "object".into());
-    if let Some(json_serializable) = ClassEntry::try_find("JsonSerializable") {
-        if obj.instance_of(json_serializable) {
-            let value = obj
-                .try_call_method("jsonSerialize", vec![])
-                .map_err(|_| fail(path, format!("{class}::jsonSerialize() failed")))?;
-            if ExecutorGlobals::has_exception() {
-                return Err(fail(path, format!("{class}::jsonSerialize() threw an exception")));
-            }
-            return convert(&value, depth + 1);
+    if let Some(json_serializable) = ClassEntry::try_find("JsonSerializable")
+        && obj.instance_of(json_serializable)
+    {
+        let value = obj
+            .try_call_method("jsonSerialize", vec![])
+            .map_err(|_| fail(path, format!("{class}::jsonSerialize() failed")))?;
+        if ExecutorGlobals::has_exception() {
+            return Err(fail(path, format!("{class}::jsonSerialize() threw an exception")));
         }
+        // What it returns takes the object's place: no level of its own.
+        if depth.calls >= MAX_DEPTH {
+            return Err(fail(path, format!("{class}::jsonSerialize() calls nest more than {MAX_DEPTH} deep")));
+        }
+        return convert(&value, Depth { calls: depth.calls + 1, ..depth });
     }
     if std::ptr::eq(obj.get_class_entry(), ce::stdclass()) {
         let props = obj.get_properties().map_err(|_| fail(path, "unreadable stdClass"))?;

@@ -39,6 +39,11 @@ fn id_arg(id: i64) -> PhpResult<i64> {
 
 #[php_impl]
 impl PhpEngine {
+    /// Deepest nesting of arrays (and objects) accepted in a task's data, a result or a log
+    /// context: `[]` is one level, `[[1]]` two. Deeper values are refused with
+    /// InvalidArgumentException and nothing is written.
+    pub const MAX_DEPTH: i64 = stask_engine::task::MAX_DEPTH as i64;
+
     /// Opens an engine.
     ///
     /// @param string $url "sqlite:/path/to/stask.sqlite", "sqlite::memory:",
@@ -185,7 +190,7 @@ impl PhpEngine {
         guarded(|| {
             let level = Level::parse(&level).map_err(to_php)?;
             let context = match context {
-                Some(ht) if ht.len() > 0 => {
+                Some(ht) if !ht.is_empty() => {
                     Some(convert::array_to_json(ht).map_err(|e| invalid(e.describe("context")))?)
                 }
                 _ => None,

@@ -15,6 +15,13 @@ namespace STask {
      */
     class Engine {
         /**
+         * Deepest nesting of arrays (and objects) accepted in a task's data, a result or a log
+         * context: `[]` is one level, `[[1]]` two. Deeper values are refused with
+         * InvalidArgumentException and nothing is written.
+         */
+        public const MAX_DEPTH = 100;
+
+        /**
          * Opens an engine.
          *
          * @param string $url "sqlite:/path/to/stask.sqlite", "sqlite::memory:",

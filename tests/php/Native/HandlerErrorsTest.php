@@ -116,4 +116,83 @@ final class HandlerErrorsTest extends EngineTestCase
         self::assertSame(1, $row->attempts);
         self::assertStringContainsString('lease expired', $row->message);
     }
+
+    /** A value whose destructor throws, as a handler might return by accident. */
+    private static function throwsWhenReleased(string $message): object
+    {
+        return new class($message) {
+            public function __construct(private string $message) {}
+
+            public function __destruct()
+            {
+                throw new \RuntimeException($this->message);
+            }
+        };
+    }
+
+    public function testAnExceptionFromReleasingWhatAHandlerReturnedFailsThatTaskOnly(): void
+    {
+        $a = $this->engine->create('w', 'a', [], 'high', ['maxAttempts' => 1]);
+        $b = $this->engine->create('w', 'b', [], 'normal', ['maxAttempts' => 1]);
+        $ran = [];
+        $report = $this->engine->process(function (Task $t) use (&$ran) {
+            $ran[] = $t->action;
+            return $t->action === 'a' ? self::throwsWhenReleased('destructor of a') : null;
+        });
+        self::assertSame(['a', 'b'], $ran, 'the next handler runs');
+        self::assertSame(1, $report['failed']);
+        self::assertSame(1, $report['completed']);
+        $rowA = $this->engine->find($a->id);
+        self::assertSame('failed', $rowA->statusText);
+        self::assertStringContainsString('RuntimeException: destructor of a', (string) $rowA->lastError);
+        $rowB = $this->engine->find($b->id);
+        self::assertSame('completed', $rowB->statusText);
+        self::assertNull($rowB->lastError);
+    }
+
+    public function testAnExceptionFromReleasingTheLastReturnValueDoesNotEscapeProcessing(): void
+    {
+        $t = $this->engine->create('w', 'a', [], 'normal', ['maxAttempts' => 2]);
+        $report = $this->engine->process(fn () => self::throwsWhenReleased('released last'));
+        self::assertSame(1, $report['retried'], 'the attempt failed and is retried');
+        self::assertStringContainsString('released last', (string) $this->engine->find($t->id)->lastError);
+        // Nothing is left pending for the next call into the extension.
+        self::assertSame(1, $this->engine->find($t->id)->attempts);
+    }
+
+    public function testMessagesThatAreNotUtf8AreKeptWithReplacementCharacters(): void
+    {
+        $t = $this->engine->create('w', 'a', [], 'normal', ['maxAttempts' => 1]);
+        $this->engine->process(function () { throw new \RuntimeException("bad \xC3\x28 bytes \xff end"); });
+        $row = $this->engine->find($t->id);
+        self::assertStringContainsString("RuntimeException: bad \u{FFFD}( bytes \u{FFFD} end", (string) $row->lastError);
+        self::assertStringContainsString("bad \u{FFFD}( bytes \u{FFFD} end", (string) $row->message);
+        $errors = $this->engine->logs($t->id, 'error');
+        self::assertCount(1, $errors);
+        self::assertStringContainsString("bad \u{FFFD}( bytes \u{FFFD} end", $errors[0]['message']);
+    }
+
+    public function testHugeMessagesAreCutToABoundedSizeOnACharacterBoundary(): void
+    {
+        $retried = $this->engine->create('w', 'retried', [], 'high', ['maxAttempts' => 2]);
+        $failed = $this->engine->create('w', 'failed', [], 'normal', ['maxAttempts' => 1]);
+        // 5 MB of two-byte characters after one byte, so a cut by bytes would split one.
+        $huge = 'x' . str_repeat('ж', 2_621_440);
+        $this->engine->process(function () use ($huge) { throw new \RuntimeException($huge); });
+        foreach ([$retried, $failed] as $task) {
+            $row = $this->engine->find($task->id);
+            $stored = $this->row($task->id);
+            $log = $this->engine->logs($task->id, 'error');
+            self::assertCount(1, $log);
+            foreach (['lastError' => $row->lastError, 'message' => $row->message, 'log' => $log[0]['message'],
+                      'message column' => $stored['message'], 'last_error column' => $stored['last_error']] as $what => $text) {
+                self::assertIsString($text, $what);
+                self::assertLessThan(65_536, strlen($text), "$what fits 64 KiB");
+                self::assertGreaterThan(60_000, strlen($text), "$what keeps the start of the message");
+                self::assertTrue(mb_check_encoding($text, 'UTF-8'), "$what is valid UTF-8");
+                self::assertStringContainsString('… [cut: 5242881 bytes in all]', $text, $what);
+                self::assertStringContainsString('xжжж', $text, $what);
+            }
+        }
+    }
 }
