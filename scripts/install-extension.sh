@@ -53,8 +53,11 @@ INCLUDE_DIR=$("$PHP_CONFIG" --include-dir)
 # --- the toolchain -----------------------------------------------------------------------------
 command -v cargo >/dev/null 2>&1 || die "cargo is missing: install Rust (https://rustup.rs, or Debian's cargo if it is recent enough)"
 command -v cc >/dev/null 2>&1 || die "no C compiler (cc): install gcc (Debian: apt-get install gcc)"
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* /usr/lib64/libclang*.so* >/dev/null 2>&1 \
-  && [ -z "${LIBCLANG_PATH:-}" ]; then
+libclang=${LIBCLANG_PATH:-}
+for f in /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* /usr/lib64/libclang*.so*; do
+  [ -z "$libclang" ] && [ -e "$f" ] && libclang=$f
+done
+if [ -z "$libclang" ]; then
   die "libclang is missing (ext-php-rs generates PHP's bindings with it): install libclang-dev and clang (Debian: apt-get install clang libclang-dev), or set LIBCLANG_PATH"
 fi
 

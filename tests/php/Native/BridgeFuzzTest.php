@@ -8,6 +8,7 @@ use Random\Randomizer;
 use STask\Engine;
 use STask\Exception\InvalidArgumentException;
 use STask\Task;
+use PHPUnit\Framework\Attributes\DataProvider;
 
 /**
  * Fuzzes the bridge between PHP values and stored JSON: random nested data of every type
@@ -95,6 +96,7 @@ final class BridgeFuzzTest extends BackendTestCase
     // ---- the fuzz target --------------------------------------------------------------
 
     /** @dataProvider backends */
+    #[DataProvider('backends')]
     public function testRandomValuesRoundTripOrAreRefused(string $backend): void
     {
         $engine = $backend === 'sqlite' ? $this->engine : $this->engineOn($this->target($backend));
