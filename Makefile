@@ -3,6 +3,8 @@
 #   make test   every test (engine, extension and package, stubs, the manager pages in Chromium)
 #   make bench  benchmarks: sTask vs Laravel's database queue vs upstream-style PHP on every backend
 #               (bench/results/), then the engine against plain PDO, 1/2/4 workers, discovery
+#   make fuzz   the PHP value <-> JSON bridge fuzzed at length (STASK_FUZZ_CASES, STASK_FUZZ_SEED)
+#   make memcheck  the native PHPUnit suite under valgrind: fails on any memory error or leak
 PHP      ?= php
 CARGO    ?= cargo
 EXT      := $(CURDIR)/target/release/libstask.so
@@ -14,7 +16,7 @@ STASK_TEST_PG_URL    ?= postgres://postgres@127.0.0.1:5432/test
 STASK_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 export STASK_TEST_PG_URL STASK_TEST_MYSQL_URL
 
-.PHONY: all deps build servers test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots test-platforms install
+.PHONY: all deps build servers test test-engine test-php test-browser check-stubs stubs demo bench clean assets screenshots test-platforms install fuzz memcheck
 
 all: build
 
@@ -53,6 +55,24 @@ test-browser: build node_modules
 # Refreshes the screenshots in docs/img from a browser-test run.
 screenshots: build node_modules
 	STASK_EXTENSION=$(EXT) STASK_SCREENSHOTS=docs/img node tests/browser/admin.mjs
+
+# BridgeFuzzTest with many cases: random nested PHP values per backend (a fifth of them on each
+# server) from a fixed seed; `make test` runs a few hundred. A failure names its case's seed.
+STASK_FUZZ_CASES ?= 200000
+fuzz: build servers
+	STASK_FUZZ_CASES=$(STASK_FUZZ_CASES) STASK_EXTENSION=$(EXT) $(PHP_EXT) $(PHPUNIT) --filter BridgeFuzzTest
+
+# The native PHPUnit suite under valgrind with PHP's allocator off (USE_ZEND_ALLOC=0) and PCRE's
+# JIT off (valgrind cannot follow JIT code): any memory error, or any leak that is not known
+# PHP/Rust noise (scripts/memcheck.supp, each entry says why), fails it. Installs valgrind.
+VALGRIND ?= valgrind
+memcheck: build servers
+	@./scripts/install-deps.sh valgrind
+	USE_ZEND_ALLOC=0 ZEND_DONT_UNLOAD_MODULES=1 STASK_EXTENSION=$(EXT) \
+	  $(VALGRIND) --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,possible \
+	  --suppressions=$(CURDIR)/scripts/memcheck.supp --num-callers=40 \
+	  $(PHP) -d pcre.jit=0 -d auto_prepend_file=$(CURDIR)/scripts/memcheck-prepend.php -d extension=$(EXT) \
+	  $(PHPUNIT) --testsuite native
 
 check-stubs:
 	./scripts/check-stubs.sh

@@ -11,6 +11,13 @@ APT_PACKAGES=(
 )
 # Node.js runs the browser test and the CSS build; Debian's is enough when none is installed.
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
+# Tools only one target needs, named on the command line: `install-deps.sh valgrind` (make memcheck).
+for extra in "$@"; do
+  case "$extra" in
+    valgrind) APT_PACKAGES+=(valgrind) ;;
+    *) echo "install-deps.sh: unknown extra '$extra' (known: valgrind)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

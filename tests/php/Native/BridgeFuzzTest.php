@@ -93,6 +93,53 @@ final class BridgeFuzzTest extends BackendTestCase
         $this->assertRefused($this->engine, ['f' => [-INF]], '-INF');
     }
 
+    /**
+     * Nothing that passes through the bridge is kept alive by it: values given to create()
+     * and complete(), the task object, what a handler returns or throws. (`make memcheck`
+     * cannot tell such a leak from PHP's own end-of-request noise; this can.)
+     */
+    public function testTheBridgeKeepsNoReferenceToWhatPassesThroughIt(): void
+    {
+        $refs = [];
+        $std = new \stdClass();
+        $std->a = [1, 2];
+        $json = new class implements \JsonSerializable {
+            public function jsonSerialize(): mixed { return ['j' => 1]; }
+        };
+        $refs['a stdClass in data'] = \WeakReference::create($std);
+        $refs['a JsonSerializable in data'] = \WeakReference::create($json);
+        $this->engine->create('w', 'returns', ['s' => $std, 'j' => $json]);
+        $this->engine->create('w', 'throws', [], 'normal', ['maxAttempts' => 1]);
+        $this->engine->create('w', 'completes');
+        unset($std, $json);
+        $this->engine->processPendingTasks(function (Task $t) use (&$refs) {
+            $refs["the task object of '{$t->action}'"] = \WeakReference::create($t);
+            if ($t->action === 'throws') {
+                $e = new \RuntimeException('thrown');
+                $refs['a thrown exception'] = \WeakReference::create($e);
+                throw $e;
+            }
+            if ($t->action === 'completes') {
+                $result = new \ArrayObject([1]);
+                $wrapped = new class($result) implements \JsonSerializable {
+                    public function __construct(private \ArrayObject $r) {}
+                    public function jsonSerialize(): mixed { return $this->r->getArrayCopy(); }
+                };
+                $refs['a result'] = \WeakReference::create($wrapped);
+                $this->engine->complete($t->id, $wrapped);
+                return null;
+            }
+            $returned = new \ArrayObject([1]);
+            $refs['a returned value'] = \WeakReference::create($returned);
+            return $returned;
+        });
+        gc_collect_cycles();
+        self::assertCount(8, $refs);
+        foreach ($refs as $what => $ref) {
+            self::assertNull($ref->get(), "$what is released");
+        }
+    }
+
     // ---- the fuzz target --------------------------------------------------------------
 
     /** @dataProvider backends */
