@@ -60,6 +60,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Mounts left under a root by a run that was killed (SIGKILL skips the trap): unmounted before
+# the root is used or removed, so that removing a root can never reach the repository.
+unmount_under() { # dir
+  local dir m
+  dir=$(realpath -m "$1")
+  awk '{print $2}' /proc/self/mounts | grep -E "^$dir(/|$)" | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+}
+
 bind() { # source, target inside the root, [ro]
   mkdir -p "$2"
   mount --bind "$1" "$2"
@@ -85,7 +95,8 @@ ensure_root() { # name
   [ -e "$script" ] || die "debootstrap has no script $script"
   local started=$SECONDS tmp="$root.new"
   log "$name: building the root in $root (debootstrap ${SUITE[$name]})"
-  rm -rf "$tmp"
+  unmount_under "$tmp"
+  rm -rf --one-file-system "$tmp"
   debootstrap --variant=minbase "${SUITE[$name]}" "$tmp" "$MIRROR" "$script" >"$CACHE/$name.debootstrap.log" 2>&1 \
     || die "debootstrap failed, see $CACHE/$name.debootstrap.log"
   printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
@@ -102,7 +113,8 @@ ensure_root() { # name
     die "installing packages in the $name root failed, see $CACHE/$name.apt.log"
   fi
   cleanup
-  rm -rf "$root"
+  unmount_under "$root"
+  rm -rf --one-file-system "$root"
   mv "$tmp" "$root"
   echo "$stamp" >"$root/.stask-root"
   log "$name: root ready in $((SECONDS - started)) s"
@@ -155,6 +167,7 @@ run_root() { # name
   local name=$1 root="$CACHE/$1" started=$SECONDS
   exec 9>"$CACHE/$name.lock"
   flock 9 # one run at a time per root
+  unmount_under "$root"
   ensure_root "$name"
   [ -n "${STASK_PLATFORMS_BUILD_ONLY:-}" ] && return 0
   prepare_cargo

@@ -245,7 +245,7 @@ final class HttpCatalogueTest extends PackageTestCase
                         continue;
                     }
                     $before = $this->snapshot();
-                    $response = $this->attempt("$name _token=$label ($transport)", fn () => $this->send($method, $uri, $path,
+                    $response = $this->attemptRequest("$name _token=$label ($transport)", fn () => $this->send($method, $uri, $path,
                         ['_token' => $value] + $params, $transport, $files, false));
                     if ($response !== null && $response->getStatusCode() !== 419) {
                         $this->failures[] = "$name _token=$label ($transport): {$response->getStatusCode()}";
@@ -285,7 +285,7 @@ final class HttpCatalogueTest extends PackageTestCase
         }
         $what = sprintf('%s %s=%s (%s)', $name, $param, $label, $transport);
         $before = $this->snapshot();
-        $response = $this->attempt($what, fn () => $this->send($method, $uri, $path, $params, $transport, $files));
+        $response = $this->attemptRequest($what, fn () => $this->send($method, $uri, $path, $params, $transport, $files));
         if ($response === null) {
             return;
         }
@@ -315,7 +315,7 @@ final class HttpCatalogueTest extends PackageTestCase
     }
 
     /** Runs a request; an exception escaping the router is the test site's 500. */
-    private function attempt(string $what, callable $request): ?Response
+    private function attemptRequest(string $what, callable $request): ?Response
     {
         try {
             return $request();
