@@ -21,6 +21,8 @@
 #   extra arguments go to phpunit, e.g. scripts/test-platforms.sh --filter ProviderTest
 set -euo pipefail
 
+# One brace group, read whole before it runs: editing this file during a run cannot change it.
+{
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${STASK_PLATFORMS_DIR:-/var/cache/stask-platforms}
 MIRROR=${STASK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -231,3 +233,4 @@ echo
 echo "Platforms:"
 printf '  %s\n' "${SUMMARY[@]}"
 exit $FAILED
+}
