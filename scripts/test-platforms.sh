@@ -67,7 +67,7 @@ trap cleanup EXIT INT TERM
 unmount_under() { # dir
   local dir m
   dir=$(realpath -m "$1")
-  awk '{print $2}' /proc/self/mounts | grep -E "^$dir(/|$)" | sort -r | while read -r m; do
+  awk -v d="$dir" '$2 == d || index($2, d "/") == 1 {print $2}' /proc/self/mounts | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
 }
