@@ -416,6 +416,7 @@ impl Engine {
     pub fn complete(&self, id: i64, result: Option<Value>, message: Option<&str>) -> Result<()> {
         let message = message.unwrap_or("Completed");
         check_message(message)?;
+        let message = &column_message(message);
         if self.finished_here(id)? {
             return self.amend_own_outcome(id, Status::Completed, Some(message), result);
         }
@@ -431,6 +432,7 @@ impl Engine {
     /// Fails a task for good (no retry). To have it retried, throw from the handler instead.
     pub fn fail(&self, id: i64, message: &str) -> Result<()> {
         check_message(message)?;
+        let message = &column_message(message);
         if self.finished_here(id)? {
             return self.amend_own_outcome(id, Status::Failed, Some(&format!("Failed: {message}")), None);
         }
@@ -794,6 +796,12 @@ impl Drop for Engine {
             unsafe { ManuallyDrop::drop(&mut self.runtime) }
         }
     }
+}
+
+/// A message kept in a task's row (message, last_error): cut to what every backend's column
+/// holds (MySQL's TEXT is 64 KiB), on a character boundary with a marker.
+pub(crate) fn column_message(message: &str) -> String {
+    crate::process::clip(message.to_owned(), crate::process::MAX_ERROR_MESSAGE_BYTES)
 }
 
 /// Merges a report into what the claim knew; percent is derived from counts when not given.

@@ -40,6 +40,8 @@ impl Engine {
         if let Some(m) = message {
             check_message(m)?;
         }
+        let clipped = message.map(crate::engine::column_message);
+        let message = clipped.as_deref();
         if matches!(status, Status::Other(_)) {
             return Err(Error::invalid(format!(
                 "status must be one of 10, 30, 50, 80, 90, 100, got {}",

@@ -18,6 +18,7 @@ conformance! {
     a_stale_owner_status_write_is_fenced,
     pending_tasks_can_be_rescheduled,
     a_worker_may_choose_its_retry_delay,
+    long_outcome_messages_are_cut_to_fit_every_backend,
 }
 
 use std::time::Duration;
@@ -317,4 +318,20 @@ fn a_worker_may_choose_its_retry_delay(sb: Sandbox) {
     let at = t.available_at.unwrap();
     assert!(at >= before + 120_000 && at < before + 130_000, "{at} vs {before}");
     assert!(matches!(engine.retry_after(id, 1_000), Err(Error::InvalidState { .. })), "only while running it");
+}
+
+fn long_outcome_messages_are_cut_to_fit_every_backend(sb: Sandbox) {
+    let engine = sb.engine();
+    let long = "é".repeat(100_000); // 200 KB: more than MySQL's TEXT holds
+    let a = engine.create(task("w", "a")).unwrap().id;
+    engine.complete(a, None, Some(&long)).unwrap();
+    let b = engine.create(task("w", "b")).unwrap().id;
+    engine.fail(b, &long).unwrap();
+    let c = engine.create(task("w", "c")).unwrap().id;
+    engine.set_status(c, Status::Failed, Some(&long), None).unwrap();
+    for id in [a, b, c] {
+        let message = engine.get(id).unwrap().message.unwrap();
+        assert!(message.len() < 64 * 1024, "{} bytes", message.len());
+        assert!(message.contains("[cut: "), "the cut is marked");
+    }
 }
