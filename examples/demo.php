@@ -56,10 +56,10 @@ $site->app->make('db')->connection()->getSchemaBuilder()->create('demo_products'
 
 $csvFile = DEMO_ROOT . '/products.csv';
 $csv = fopen($csvFile, 'w');
-fputcsv($csv, ['sku', 'name', 'price', 'stock']);
+fputcsv($csv, ['sku', 'name', 'price', 'stock'], ',', '"', '\\');
 for ($i = 1; $i <= 10_000; $i++) {
     $price = $i % 2500 === 0 ? 'n/a' : number_format(1 + ($i * 7919 % 10_000) / 100, 2, '.', '');
-    fputcsv($csv, [sprintf('SKU-%05d', $i), "Product $i", $price, $i % 50]);
+    fputcsv($csv, [sprintf('SKU-%05d', $i), "Product $i", $price, $i % 50], ',', '"', '\\');
 }
 fclose($csv);
 

@@ -115,10 +115,10 @@ function bench_drop_prefix(array $backend, string $prefix): void
 function bench_write_csv(string $path, int $rows): void
 {
     $f = fopen($path, 'w');
-    fputcsv($f, ['sku', 'name', 'price', 'stock']);
+    fputcsv($f, ['sku', 'name', 'price', 'stock'], ',', '"', '\\');
     for ($i = 1; $i <= $rows; $i++) {
         $price = $i % 2500 === 0 ? 'n/a' : number_format(1 + ($i * 7919 % 10_000) / 100, 2, '.', '');
-        fputcsv($f, [sprintf('SKU-%06d', $i), "Product $i", $price, $i % 50]);
+        fputcsv($f, [sprintf('SKU-%06d', $i), "Product $i", $price, $i % 50], ',', '"', '\\');
     }
     fclose($f);
 }
@@ -134,10 +134,10 @@ function bench_import_csv(\Illuminate\Database\ConnectionInterface $db, string $
 {
     $total = max(0, count(file($path)) - 1);
     $f = fopen($path, 'r');
-    fgetcsv($f);
+    fgetcsv($f, null, ',', '"', '\\');
     $batch = [];
     $imported = $skipped = $processed = 0;
-    while (($row = fgetcsv($f)) !== false) {
+    while (($row = fgetcsv($f, null, ',', '"', '\\')) !== false) {
         $processed++;
         [$sku, $name, $price, $stock] = $row;
         if (!is_numeric($price)) {

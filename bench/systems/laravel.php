@@ -123,6 +123,7 @@ function laravel_boot(array $backend, string $dir, string $prefix): BenchLaravel
             'connections' => ['database' => ['driver' => 'database', 'table' => 'jobs', 'queue' => 'default', 'retry_after' => 90, 'after_commit' => false]],
             'failed' => ['driver' => 'database-uuids', 'database' => 'default', 'table' => 'failed_jobs'],
         ],
+        'cache' => ['default' => 'file', 'stores' => ['file' => ['driver' => 'file', 'path' => $app->storage . '/framework/cache']]],
     ]));
     $events = new Illuminate\Events\Dispatcher($app);
     $app->instance('events', $events);
@@ -139,7 +140,10 @@ function laravel_boot(array $backend, string $dir, string $prefix): BenchLaravel
     $bus = new Illuminate\Bus\Dispatcher($app);
     $app->instance(Illuminate\Contracts\Bus\Dispatcher::class, $bus);
     $files = new Illuminate\Filesystem\Filesystem();
-    $cache = new Illuminate\Cache\Repository(new Illuminate\Cache\FileStore($files, $app->storage . '/framework/cache'));
+    $app->instance('files', $files);
+    // The cache manager too: Laravel 11+'s worker asks it whether a queue is paused.
+    $app->instance('cache', new Illuminate\Cache\CacheManager($app));
+    $cache = $app['cache']->store();
     $app->instance('cache.store', $cache);
     $app->instance(Illuminate\Contracts\Cache\Repository::class, $cache);
     $app->instance('queue.failer', new Illuminate\Queue\Failed\DatabaseUuidFailedJobProvider($db, 'default', 'failed_jobs'));

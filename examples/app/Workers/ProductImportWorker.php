@@ -42,7 +42,7 @@ final class ProductImportWorker extends BaseWorker
         foreach (array_chunk($rows, 100, true) as $chunk) {
             $valid = [];
             foreach ($chunk as $i => $line) {
-                [$sku, $name, $price, $stock] = str_getcsv($line);
+                [$sku, $name, $price, $stock] = str_getcsv($line, ',', '"', '\\');
                 if (!is_numeric($price)) {
                     $skipped++;
                     $this->appendTaskLog($task, 'warning', 'Row ' . ($i + 1) . ' skipped: price is not a number', ['sku' => $sku, 'price' => $price]);
