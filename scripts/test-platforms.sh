@@ -215,7 +215,14 @@ laravel_version() { # /usr/share/php of the platform
 
 report() { # name, exit code, log, php, laravel, phpunit, seconds
   local verdict=passed
-  [ "$2" -eq 0 ] || { verdict="FAILED (exit $2, log $3)"; FAILED=1; }
+  if [ "$2" -ne 0 ]; then
+    verdict="FAILED (exit $2, log $3)"
+    FAILED=1
+    # What failed, for a CI log that keeps only the output (the whole log stays in var/platforms).
+    { echo "---- $1: $3 (from its first problem, at most 300 lines)"
+      awk '/^There w(as|ere) |^[0-9]+ tests? triggered|Fatal error/ { on = 1 } on' "$3" | head -300
+      echo "----"; } >&2
+  fi
   SUMMARY+=("$1: PHP $4, Laravel $5, PHPUnit $6: $(counts "$3") — $verdict, $7 s")
   echo "${SUMMARY[-1]}" >&2
 }
